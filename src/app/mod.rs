@@ -1,0 +1,608 @@
+//! The console's state and the one way it changes: an [`Action`] goes through
+//! [`App::update`], which may ask for background work as [`Command`]s. Nothing here draws or
+//! waits on I/O, so every state change can be tested without a terminal or a network.
+
+pub mod tasks;
+
+use serde::Deserialize;
+
+use crate::aws::AwsError;
+use crate::config::{Settings, Targets};
+use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
+
+/// How many rows PageUp and PageDown move.
+pub const PAGE: usize = 10;
+/// How many streams and events the Logs pane loads.
+pub const STREAM_LIMIT: i32 = 50;
+pub const EVENT_LIMIT: i32 = 500;
+
+/// Every change to the console's state. Key bindings name the variants without data; background
+/// tasks report back with the others.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub enum Action {
+    Quit,
+    Refresh,
+    ToggleHelp,
+    FocusNext,
+    FocusPrevious,
+    FocusImages,
+    FocusObjects,
+    FocusLogs,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Go into the selected item: in the Logs pane, from the streams to their events.
+    Enter,
+    /// Come back out: close the help, or return from events to streams.
+    Back,
+    /// Advances the loading spinners.
+    #[serde(skip)]
+    Tick,
+    #[serde(skip)]
+    FunctionLoaded(Result<FunctionInfo, AwsError>),
+    #[serde(skip)]
+    ImagesLoaded(Result<Vec<ImageInfo>, AwsError>),
+    #[serde(skip)]
+    RecordedLoaded(Result<Option<Digest>, AwsError>),
+    #[serde(skip)]
+    ObjectsLoaded(Result<Vec<ObjectInfo>, AwsError>),
+    #[serde(skip)]
+    StreamsLoaded(Result<Vec<LogStreamInfo>, AwsError>),
+    #[serde(skip)]
+    EventsLoaded {
+        stream: String,
+        result: Result<Vec<LogEvent>, AwsError>,
+    },
+}
+
+/// Background work the reducer asks for. Running a command again for the same data replaces
+/// the one in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Command {
+    LoadFunction { name: String },
+    LoadImages { repository: String },
+    LoadRecorded { bucket: String },
+    LoadObjects { bucket: String },
+    LoadStreams { log_group: String },
+    LoadEvents { log_group: String, stream: String },
+}
+
+/// The panes that take focus, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaneId {
+    Images,
+    Objects,
+    Logs,
+}
+
+impl PaneId {
+    pub const ALL: [Self; 3] = [Self::Images, Self::Objects, Self::Logs];
+
+    fn step(self, forward: bool) -> Self {
+        let at = Self::ALL.iter().position(|pane| *pane == self).unwrap_or(0);
+        let len = Self::ALL.len();
+        Self::ALL[if forward {
+            (at + 1) % len
+        } else {
+            (at + len - 1) % len
+        }]
+    }
+}
+
+/// Data that arrives from a background load: the last good value stays visible while a
+/// refresh runs, and an error is kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loadable<T> {
+    pub data: Option<T>,
+    pub loading: bool,
+    pub error: Option<AwsError>,
+}
+
+impl<T> Default for Loadable<T> {
+    fn default() -> Self {
+        Self {
+            data: None,
+            loading: false,
+            error: None,
+        }
+    }
+}
+
+impl<T> Loadable<T> {
+    fn start(&mut self) {
+        self.loading = true;
+    }
+
+    fn finish(&mut self, result: Result<T, AwsError>) {
+        self.loading = false;
+        match result {
+            Ok(data) => {
+                self.data = Some(data);
+                self.error = None;
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    /// Records that the load cannot run, with the reason shown where the data would be.
+    fn unavailable(&mut self, doing: &str, reason: &str) {
+        self.loading = false;
+        self.data = None;
+        self.error = Some(AwsError {
+            doing: doing.to_owned(),
+            code: None,
+            message: reason.to_owned(),
+            request_id: None,
+        });
+    }
+}
+
+/// A selected row in a list that may be empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub selected: usize,
+}
+
+impl Cursor {
+    fn apply(&mut self, action: &Action, len: usize) {
+        let last = len.saturating_sub(1);
+        self.selected = match action {
+            Action::Up => self.selected.saturating_sub(1),
+            Action::Down => self.selected + 1,
+            Action::PageUp => self.selected.saturating_sub(PAGE),
+            Action::PageDown => self.selected + PAGE,
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => self.selected,
+        }
+        .min(last);
+    }
+}
+
+/// Which list of the Logs pane the cursor keys move.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogsFocus {
+    #[default]
+    Streams,
+    Events,
+}
+
+/// The whole state of the console.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub settings: Settings,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub function: Loadable<FunctionInfo>,
+    pub targets: Option<Targets>,
+    pub images: Loadable<Vec<ImageInfo>>,
+    pub recorded: Loadable<Option<Digest>>,
+    pub objects: Loadable<Vec<ObjectInfo>>,
+    pub streams: Loadable<Vec<LogStreamInfo>>,
+    pub events: Loadable<Vec<LogEvent>>,
+    /// The stream whose events are shown or being loaded.
+    pub events_stream: Option<String>,
+    pub focus: PaneId,
+    pub logs_focus: LogsFocus,
+    pub images_cursor: Cursor,
+    pub objects_cursor: Cursor,
+    pub streams_cursor: Cursor,
+    pub events_cursor: Cursor,
+    pub show_help: bool,
+    pub spinner_frame: usize,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(settings: Settings, region: Option<String>, endpoint_url: Option<String>) -> Self {
+        Self {
+            settings,
+            region,
+            endpoint_url,
+            function: Loadable::default(),
+            targets: None,
+            images: Loadable::default(),
+            recorded: Loadable::default(),
+            objects: Loadable::default(),
+            streams: Loadable::default(),
+            events: Loadable::default(),
+            events_stream: None,
+            focus: PaneId::Images,
+            logs_focus: LogsFocus::default(),
+            images_cursor: Cursor::default(),
+            objects_cursor: Cursor::default(),
+            streams_cursor: Cursor::default(),
+            events_cursor: Cursor::default(),
+            show_help: false,
+            spinner_frame: 0,
+            should_quit: false,
+        }
+    }
+
+    /// The first loads, run when the console opens.
+    pub fn start(&mut self) -> Vec<Command> {
+        self.function.start();
+        vec![Command::LoadFunction {
+            name: self.settings.function.clone(),
+        }]
+    }
+
+    /// Whether any background load is running, so the spinner needs ticks.
+    pub fn is_loading(&self) -> bool {
+        self.function.loading
+            || self.images.loading
+            || self.recorded.loading
+            || self.objects.loading
+            || self.streams.loading
+            || self.events.loading
+    }
+
+    /// The digest the function runs, once it is known.
+    pub fn deployed_digest(&self) -> Option<Digest> {
+        self.function
+            .data
+            .as_ref()
+            .and_then(FunctionInfo::deployed_digest)
+    }
+
+    /// The digest recorded in the bucket, once it is known.
+    pub fn recorded_digest(&self) -> Option<&Digest> {
+        self.recorded.data.as_ref().and_then(Option::as_ref)
+    }
+
+    /// The reducer: applies one action and returns the background work it calls for.
+    pub fn update(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::Back if self.show_help => self.show_help = false,
+            Action::Back => self.logs_focus = LogsFocus::Streams,
+            Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
+            Action::Enter => {}
+            Action::FocusNext => self.focus = self.focus.step(true),
+            Action::FocusPrevious => self.focus = self.focus.step(false),
+            Action::FocusImages => self.focus = PaneId::Images,
+            Action::FocusObjects => self.focus = PaneId::Objects,
+            Action::FocusLogs => self.focus = PaneId::Logs,
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => return self.move_cursor(&action),
+            Action::Tick => self.spinner_frame = self.spinner_frame.wrapping_add(1),
+            Action::Refresh => return self.refresh(),
+            Action::FunctionLoaded(result) => return self.function_loaded(result),
+            Action::ImagesLoaded(result) => {
+                self.images.finish(result.map(|mut images| {
+                    crate::model::sort_images_newest_first(&mut images);
+                    images
+                }));
+            }
+            Action::RecordedLoaded(result) => self.recorded.finish(result),
+            Action::ObjectsLoaded(result) => {
+                self.objects.finish(result.map(|mut objects| {
+                    crate::model::sort_objects_newest_first(&mut objects);
+                    objects
+                }));
+            }
+            Action::StreamsLoaded(result) => {
+                self.streams.finish(result);
+                return self.load_selected_stream();
+            }
+            Action::EventsLoaded { stream, result } => {
+                // A late answer for a stream that is no longer selected is dropped.
+                if self.events_stream.as_deref() == Some(stream.as_str()) {
+                    self.events.finish(result);
+                    let len = self.events.data.as_ref().map_or(0, Vec::len);
+                    self.events_cursor.apply(&Action::Bottom, len);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn refresh(&mut self) -> Vec<Command> {
+        self.function.start();
+        vec![Command::LoadFunction {
+            name: self.settings.function.clone(),
+        }]
+    }
+
+    fn function_loaded(&mut self, result: Result<FunctionInfo, AwsError>) -> Vec<Command> {
+        let failed = result.is_err();
+        self.function.finish(result);
+        // Without a fresh answer the targets may be stale; the panes keep what they show.
+        let Some(function) = self.function.data.as_ref().filter(|_| !failed) else {
+            return Vec::new();
+        };
+        let targets = Targets::discover(&self.settings, function);
+        let mut commands = Vec::new();
+
+        match &targets.repository {
+            Some(repository) => {
+                self.images.start();
+                commands.push(Command::LoadImages {
+                    repository: repository.clone(),
+                });
+            }
+            None => self.images.unavailable(
+                "finding the ECR repository",
+                "the function has no image URI; set `repository` in lambdactl.toml",
+            ),
+        }
+        match &targets.bucket {
+            Some(bucket) => {
+                self.objects.start();
+                self.recorded.start();
+                commands.push(Command::LoadObjects {
+                    bucket: bucket.clone(),
+                });
+                commands.push(Command::LoadRecorded {
+                    bucket: bucket.clone(),
+                });
+            }
+            None => {
+                let reason = "the function has no S3_BUCKET_NAME variable; pass --bucket";
+                self.objects.unavailable("finding the bucket", reason);
+                self.recorded.unavailable("finding the bucket", reason);
+            }
+        }
+        self.streams.start();
+        commands.push(Command::LoadStreams {
+            log_group: targets.log_group.clone(),
+        });
+        self.targets = Some(targets);
+        commands
+    }
+
+    fn move_cursor(&mut self, action: &Action) -> Vec<Command> {
+        let len = |items: Option<usize>| items.unwrap_or(0);
+        match (self.focus, self.logs_focus) {
+            (PaneId::Images, _) => {
+                self.images_cursor
+                    .apply(action, len(self.images.data.as_ref().map(Vec::len)));
+            }
+            (PaneId::Objects, _) => {
+                self.objects_cursor
+                    .apply(action, len(self.objects.data.as_ref().map(Vec::len)));
+            }
+            (PaneId::Logs, LogsFocus::Events) => {
+                self.events_cursor
+                    .apply(action, len(self.events.data.as_ref().map(Vec::len)));
+            }
+            (PaneId::Logs, LogsFocus::Streams) => {
+                self.streams_cursor
+                    .apply(action, len(self.streams.data.as_ref().map(Vec::len)));
+                return self.load_selected_stream();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Loads the events of the selected stream when the selection names a new one.
+    fn load_selected_stream(&mut self) -> Vec<Command> {
+        let selected = self
+            .streams
+            .data
+            .as_ref()
+            .and_then(|streams| streams.get(self.streams_cursor.selected))
+            .map(|stream| stream.name.clone());
+        let (Some(stream), Some(targets)) = (selected, &self.targets) else {
+            return Vec::new();
+        };
+        let same = self.events_stream.as_deref() == Some(stream.as_str());
+        if same && !self.streams.loading && self.events.data.is_some() && !self.function.loading {
+            return Vec::new();
+        }
+        if !same {
+            self.events.data = None;
+        }
+        self.events_stream = Some(stream.clone());
+        self.events.start();
+        vec![Command::LoadEvents {
+            log_group: targets.log_group.clone(),
+            stream,
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(fill: char) -> Digest {
+        Digest::from_hex(&fill.to_string().repeat(64)).unwrap()
+    }
+
+    fn function() -> FunctionInfo {
+        FunctionInfo {
+            name: "python-lambda".into(),
+            image_uri: Some(format!(
+                "1.dkr.ecr.us-east-1.amazonaws.com/repo@{}",
+                digest('a')
+            )),
+            resolved_image_uri: Some(format!(
+                "1.dkr.ecr.us-east-1.amazonaws.com/repo@{}",
+                digest('a')
+            )),
+            bucket_variable: Some("lambda-artifacts-00000000".into()),
+            ..FunctionInfo::default()
+        }
+    }
+
+    fn stream(name: &str) -> LogStreamInfo {
+        LogStreamInfo {
+            name: name.into(),
+            last_event: None,
+            stored_bytes: None,
+        }
+    }
+
+    fn loaded_app() -> App {
+        let mut app = App::new(Settings::default(), None, None);
+        app.start();
+        app.update(Action::FunctionLoaded(Ok(function())));
+        app
+    }
+
+    #[test]
+    fn a_loaded_function_starts_every_pane_load_from_discovery() {
+        let mut app = App::new(Settings::default(), None, None);
+        let first = app.start();
+        assert!(matches!(first.as_slice(), [Command::LoadFunction { .. }]));
+        let commands = app.update(Action::FunctionLoaded(Ok(function())));
+        assert_eq!(
+            commands,
+            vec![
+                Command::LoadImages {
+                    repository: "repo".into()
+                },
+                Command::LoadObjects {
+                    bucket: "lambda-artifacts-00000000".into()
+                },
+                Command::LoadRecorded {
+                    bucket: "lambda-artifacts-00000000".into()
+                },
+                Command::LoadStreams {
+                    log_group: "/aws/lambda/python-lambda".into()
+                },
+            ]
+        );
+        assert!(app.is_loading());
+        assert_eq!(app.deployed_digest(), Some(digest('a')));
+    }
+
+    #[test]
+    fn a_failed_load_keeps_the_console_running_and_the_old_data() {
+        let mut app = loaded_app();
+        let error = AwsError {
+            doing: "reading function python-lambda".into(),
+            code: Some("ThrottlingException".into()),
+            message: "Rate exceeded".into(),
+            request_id: Some("req-1".into()),
+        };
+        app.update(Action::Refresh);
+        let commands = app.update(Action::FunctionLoaded(Err(error.clone())));
+        assert!(commands.is_empty());
+        assert!(!app.should_quit);
+        assert_eq!(app.function.error, Some(error));
+        assert!(
+            app.function.data.is_some(),
+            "the last good value stays visible"
+        );
+    }
+
+    #[test]
+    fn a_missing_bucket_variable_is_explained_instead_of_loaded() {
+        let mut app = App::new(Settings::default(), None, None);
+        let without_bucket = FunctionInfo {
+            bucket_variable: None,
+            ..function()
+        };
+        let commands = app.update(Action::FunctionLoaded(Ok(without_bucket)));
+        assert!(
+            !commands
+                .iter()
+                .any(|c| matches!(c, Command::LoadObjects { .. }))
+        );
+        let message = app.objects.error.unwrap().to_string();
+        assert!(message.contains("S3_BUCKET_NAME"), "{message}");
+    }
+
+    #[test]
+    fn focus_cycles_and_cursors_stay_inside_their_lists() {
+        let mut app = loaded_app();
+        app.update(Action::FocusPrevious);
+        assert_eq!(app.focus, PaneId::Logs);
+        app.update(Action::FocusNext);
+        assert_eq!(app.focus, PaneId::Images);
+
+        app.update(Action::Down);
+        assert_eq!(
+            app.images_cursor.selected, 0,
+            "an empty list keeps the cursor at 0"
+        );
+        let image = |fill| ImageInfo {
+            digest: digest(fill),
+            tags: vec![],
+            pushed_at: None,
+            size_bytes: None,
+            media_type: None,
+        };
+        app.update(Action::ImagesLoaded(Ok(vec![
+            image('a'),
+            image('b'),
+            image('c'),
+        ])));
+        app.update(Action::PageDown);
+        assert_eq!(app.images_cursor.selected, 2);
+        app.update(Action::Up);
+        assert_eq!(app.images_cursor.selected, 1);
+        app.update(Action::Top);
+        assert_eq!(app.images_cursor.selected, 0);
+    }
+
+    #[test]
+    fn selecting_a_stream_loads_its_events_and_late_answers_are_dropped() {
+        let mut app = loaded_app();
+        let commands = app.update(Action::StreamsLoaded(Ok(vec![
+            stream("new"),
+            stream("old"),
+        ])));
+        assert_eq!(
+            commands,
+            vec![Command::LoadEvents {
+                log_group: "/aws/lambda/python-lambda".into(),
+                stream: "new".into()
+            }]
+        );
+
+        app.update(Action::FocusLogs);
+        let commands = app.update(Action::Down);
+        assert!(
+            matches!(commands.as_slice(), [Command::LoadEvents { stream, .. }] if stream == "old")
+        );
+
+        // The answer for the stream selected before arrives late: it must not be shown.
+        let event = LogEvent {
+            timestamp: chrono::Utc::now(),
+            stream: "new".into(),
+            message: "stale".into(),
+            event_id: None,
+        };
+        app.update(Action::EventsLoaded {
+            stream: "new".into(),
+            result: Ok(vec![event]),
+        });
+        assert!(app.events.data.is_none());
+        assert!(app.events.loading);
+    }
+
+    #[test]
+    fn back_closes_help_before_it_leaves_the_events() {
+        let mut app = loaded_app();
+        app.update(Action::FocusLogs);
+        app.update(Action::Enter);
+        app.update(Action::ToggleHelp);
+        app.update(Action::Back);
+        assert!(!app.show_help);
+        assert_eq!(app.logs_focus, LogsFocus::Events);
+        app.update(Action::Back);
+        assert_eq!(app.logs_focus, LogsFocus::Streams);
+    }
+
+    #[test]
+    fn key_binding_names_deserialize_into_actions() {
+        #[derive(Deserialize)]
+        struct Binding {
+            action: Action,
+        }
+        let binding: Binding = toml::from_str("action = \"FocusLogs\"").unwrap();
+        assert_eq!(binding.action, Action::FocusLogs);
+        assert!(toml::from_str::<Binding>("action = \"Tick\"").is_err());
+    }
+}

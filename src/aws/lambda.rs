@@ -1,0 +1,69 @@
+//! Lambda: the function's configuration and code location.
+
+use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
+
+use super::{AwsClients, AwsError, sdk_error};
+use crate::model::FunctionInfo;
+
+/// The environment variable the handler reads its bucket from.
+const BUCKET_VARIABLE: &str = "S3_BUCKET_NAME";
+
+impl AwsClients {
+    /// Reads the function's configuration and where its image comes from.
+    pub async fn get_function(&self, name: &str) -> Result<FunctionInfo, AwsError> {
+        let doing = format!("reading function {name}");
+        let output = self
+            .lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|error| sdk_error(doing, error))?;
+        Ok(function_info(name, &output))
+    }
+}
+
+fn function_info(name: &str, output: &GetFunctionOutput) -> FunctionInfo {
+    let code = output.code();
+    let Some(config) = output.configuration() else {
+        return FunctionInfo {
+            name: name.to_owned(),
+            ..FunctionInfo::default()
+        };
+    };
+    let text = |value: Option<&str>| value.map(str::to_owned);
+    FunctionInfo {
+        name: config.function_name().unwrap_or(name).to_owned(),
+        arn: config.function_arn().unwrap_or_default().to_owned(),
+        package_type: config
+            .package_type()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        state: config
+            .state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        state_reason: text(config.state_reason()),
+        last_update_status: config
+            .last_update_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        last_update_status_reason: text(config.last_update_status_reason()),
+        revision_id: text(config.revision_id()),
+        image_uri: text(code.and_then(|c| c.image_uri())),
+        resolved_image_uri: text(code.and_then(|c| c.resolved_image_uri())),
+        code_sha256: text(config.code_sha256()),
+        architectures: config
+            .architectures()
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        bucket_variable: config
+            .environment()
+            .and_then(|env| env.variables())
+            .and_then(|vars| vars.get(BUCKET_VARIABLE).cloned()),
+        log_group: text(config.logging_config().and_then(|l| l.log_group())),
+        timeout_seconds: config.timeout(),
+        memory_mb: config.memory_size(),
+    }
+}

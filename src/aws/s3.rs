@@ -1,0 +1,76 @@
+//! S3: the objects the function wrote and the recorded digest file.
+
+use super::{AwsClients, AwsError, sdk_error};
+use crate::model::{Digest, ObjectInfo, time_from_millis};
+
+/// Where the deploy pipeline records the digest the function runs.
+pub const DIGEST_KEY: &str = "lambda-python/image_digest.txt";
+
+impl AwsClients {
+    /// Lists every object in the bucket, following all pages.
+    pub async fn list_objects(&self, bucket: &str) -> Result<Vec<ObjectInfo>, AwsError> {
+        let doing = format!("listing objects of S3 bucket {bucket}");
+        let pages: Vec<_> = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| sdk_error(doing, error))?;
+        let objects = pages
+            .iter()
+            .flat_map(|page| page.contents())
+            .filter_map(|object| {
+                Some(ObjectInfo {
+                    key: object.key()?.to_owned(),
+                    size_bytes: object.size().unwrap_or_default(),
+                    last_modified: object
+                        .last_modified()
+                        .and_then(|at| at.to_millis().ok())
+                        .and_then(time_from_millis),
+                    etag: object.e_tag().map(|tag| tag.trim_matches('"').to_owned()),
+                })
+            })
+            .collect();
+        Ok(objects)
+    }
+
+    /// Reads the recorded digest. `Ok(None)` means nothing is recorded yet; a file that holds
+    /// no digest is an error, since a deploy record must never be guessed.
+    pub async fn recorded_digest(&self, bucket: &str) -> Result<Option<Digest>, AwsError> {
+        let doing = format!("reading s3://{bucket}/{DIGEST_KEY}");
+        let response = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(DIGEST_KEY)
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(error) => {
+                let error = sdk_error(doing, error);
+                return if error.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(error)
+                };
+            }
+        };
+        let bytes = output.body.collect().await.map_err(|error| AwsError {
+            doing: doing.clone(),
+            code: None,
+            message: error.to_string(),
+            request_id: None,
+        })?;
+        let text = String::from_utf8_lossy(&bytes.into_bytes()).into_owned();
+        Digest::find_in(&text).map(Some).ok_or_else(|| AwsError {
+            doing,
+            code: None,
+            message: "the file holds no sha256 digest".to_owned(),
+            request_id: None,
+        })
+    }
+}

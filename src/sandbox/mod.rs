@@ -1,0 +1,265 @@
+//! The built-in sandbox: local stand-ins for the AWS services, seeded like the system the old
+//! Terraform built, so lambdactl runs on a machine with no AWS account.
+//!
+//! This is the lowest layer: it talks to the stand-ins with the SDK directly and imports nothing
+//! else from lambdactl.
+
+mod moto;
+mod seed;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use seed::{FUNCTION_NAME, LOG_GROUP, REPOSITORY_NAME, SeedSummary};
+
+/// The region every sandbox service answers in.
+pub const REGION: &str = "us-east-1";
+
+/// The placeholder keys the stand-ins accept. They open nothing outside this machine.
+pub const ACCESS_KEY_ID: &str = "sandbox";
+pub const SECRET_ACCESS_KEY: &str = "sandbox";
+
+/// The environment variable that moves the sandbox's folder (state file, logs), so tests and
+/// several users on one bastion can each run their own.
+pub const DIR_VARIABLE: &str = "LAMBDACTL_SANDBOX_DIR";
+
+/// A sandbox failure, said as what was being done and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{doing}: {source}")]
+    Io {
+        doing: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+    #[error("seeding the sandbox: {0}")]
+    Seed(String),
+}
+
+impl SandboxError {
+    fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let doing = doing.into();
+        move |source| Self::Io { doing, source }
+    }
+}
+
+/// What `up` recorded about the sandbox it started, kept in `sandbox.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxState {
+    pub moto_pid: u32,
+    pub port: u16,
+    pub bucket: String,
+    /// Set once seeding finished; a sandbox that was started but not seeded says so.
+    #[serde(default)]
+    pub seeded: bool,
+}
+
+impl SandboxState {
+    /// The AWS endpoint URL of the stand-in.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The `export` lines that point the AWS CLI and lambdactl at this sandbox.
+    pub fn env_lines(&self) -> String {
+        let endpoint = self.endpoint();
+        [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+        ]
+        .iter()
+        .map(|(name, value)| format!("export {name}={value}\n"))
+        .collect()
+    }
+}
+
+/// Options for `sandbox up`.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// The port for the AWS stand-in; `None` takes a free one.
+    pub port: Option<u16>,
+}
+
+/// How a sandbox looks right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Nothing recorded, or the recorded process is gone.
+    Down,
+    /// The process runs and answers, but seeding did not finish.
+    Unseeded(SandboxState),
+    Up(SandboxState),
+}
+
+/// One sandbox, identified by its folder.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    dir: PathBuf,
+}
+
+impl Sandbox {
+    /// The sandbox in `LAMBDACTL_SANDBOX_DIR`, or in the user's state folder.
+    pub fn from_env() -> Result<Self, SandboxError> {
+        let dir = match std::env::var_os(DIR_VARIABLE) {
+            Some(dir) => PathBuf::from(dir),
+            None => directories::ProjectDirs::from("", "", "lambdactl")
+                .map(|dirs| {
+                    dirs.state_dir()
+                        .unwrap_or_else(|| dirs.data_local_dir())
+                        .join("sandbox")
+                })
+                .ok_or_else(|| {
+                    SandboxError::Setup(format!(
+                        "finding a folder for the sandbox: no home folder; set {DIR_VARIABLE}"
+                    ))
+                })?,
+        };
+        Ok(Self { dir })
+    }
+
+    /// The sandbox kept in `dir`.
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("sandbox.json")
+    }
+
+    /// The recorded state, if any.
+    pub fn state(&self) -> Result<Option<SandboxState>, SandboxError> {
+        let path = self.state_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(SandboxError::io(format!("reading {}", path.display()))(
+                    error,
+                ));
+            }
+        };
+        serde_json::from_str(&text).map(Some).map_err(|error| {
+            SandboxError::Setup(format!(
+                "reading {}: {error}; remove the file and run `lambdactl sandbox up` again",
+                path.display()
+            ))
+        })
+    }
+
+    fn write_state(&self, state: &SandboxState) -> Result<(), SandboxError> {
+        let path = self.state_path();
+        let text = serde_json::to_string_pretty(state).expect("the state serializes");
+        // Written aside and renamed, so a reader never sees half a file.
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(SandboxError::io(format!("writing {}", path.display())))
+    }
+
+    /// Checks the recorded process and whether it still answers.
+    pub async fn health(&self) -> Result<Health, SandboxError> {
+        let Some(state) = self.state()? else {
+            return Ok(Health::Down);
+        };
+        if !moto::is_running(state.moto_pid) || !moto::answers(state.port).await {
+            return Ok(Health::Down);
+        }
+        Ok(if state.seeded {
+            Health::Up(state)
+        } else {
+            Health::Unseeded(state)
+        })
+    }
+
+    /// Starts the stand-ins and seeds them, unless they already run. Safe to call again.
+    pub async fn up(
+        &self,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<SandboxState, SandboxError> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(SandboxError::io(format!("creating {}", self.dir.display())))?;
+        // Two `up` calls at once (two terminals, parallel tests) must not start two servers.
+        let _lock = self.lock()?;
+
+        let mut state = match self.health().await? {
+            Health::Up(state) => {
+                progress(&format!("sandbox already up at {}", state.endpoint()));
+                return Ok(state);
+            }
+            Health::Unseeded(state) => state,
+            Health::Down => {
+                let server = moto::ensure_installed(&self.cache_dir(), progress).await?;
+                let port = options.port.map_or_else(moto::free_port, Ok)?;
+                progress(&format!(
+                    "starting the AWS stand-in (moto) on 127.0.0.1:{port}"
+                ));
+                let pid = moto::start(&server, port, &self.dir.join("moto.log"))?;
+                let state = SandboxState {
+                    moto_pid: pid,
+                    port,
+                    bucket: seed::new_bucket_name(),
+                    seeded: false,
+                };
+                // Recorded at once so `down` can stop the process even if seeding fails.
+                self.write_state(&state)?;
+                moto::wait_until_ready(pid, port, Duration::from_secs(60)).await?;
+                moto::configure(port).await?;
+                state
+            }
+        };
+
+        progress("seeding IAM, ECR, S3, CloudWatch Logs and Lambda");
+        let summary = seed::seed(&state, progress).await?;
+        progress(&summary.to_string());
+        state.seeded = true;
+        self.write_state(&state)?;
+        Ok(state)
+    }
+
+    /// Stops the processes `up` started (and only those), then forgets them.
+    pub fn down(&self) -> Result<bool, SandboxError> {
+        let _lock = self.lock()?;
+        let Some(state) = self.state()? else {
+            return Ok(false);
+        };
+        moto::stop(state.moto_pid)?;
+        std::fs::remove_file(self.state_path()).map_err(SandboxError::io(format!(
+            "removing {}",
+            self.state_path().display()
+        )))?;
+        Ok(true)
+    }
+
+    fn lock(&self) -> Result<File, SandboxError> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(SandboxError::io(format!("creating {}", self.dir.display())))?;
+        let path = self.dir.join("lock");
+        let file =
+            File::create(&path).map_err(SandboxError::io(format!("opening {}", path.display())))?;
+        file.lock()
+            .map_err(SandboxError::io(format!("locking {}", path.display())))?;
+        Ok(file)
+    }
+
+    /// Where moto is installed when it is not on `PATH`; shared by every sandbox of the user.
+    fn cache_dir(&self) -> PathBuf {
+        std::env::var_os("LAMBDACTL_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                directories::ProjectDirs::from("", "", "lambdactl")
+                    .map(|dirs| dirs.cache_dir().to_owned())
+            })
+            .unwrap_or_else(|| self.dir.join("cache"))
+    }
+}

@@ -1,0 +1,167 @@
+//! Key bindings: the defaults embedded from `assets/keymap.toml`, patched by the `[keys]` table
+//! of `lambdactl.toml`.
+
+use std::collections::BTreeMap;
+
+use crokey::KeyCombination;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::app::Action;
+
+const DEFAULTS: &str = include_str!("../../assets/keymap.toml");
+
+/// A binding that could not be read, with the key or action it named.
+#[derive(Debug, thiserror::Error)]
+pub enum KeymapError {
+    #[error("key binding {key:?}: {message}")]
+    Key { key: String, message: String },
+    #[error("key binding {key:?}: unknown action {action:?}; see `?` in the console for the list")]
+    Action { key: String, action: String },
+}
+
+/// Which action each key combination triggers.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: BTreeMap<KeyCombination, Action>,
+}
+
+impl Keymap {
+    /// The defaults with the user's overrides laid over them.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, KeymapError> {
+        let defaults: BTreeMap<String, String> =
+            toml::from_str(DEFAULTS).expect("assets/keymap.toml is valid TOML");
+        let mut bindings = BTreeMap::new();
+        for (key, action) in defaults.iter().chain(overrides) {
+            bindings.insert(parse_key(key)?, parse_action(key, action)?);
+        }
+        Ok(Self { bindings })
+    }
+
+    /// The action bound to a key press, if any.
+    pub fn action_for(&self, event: KeyEvent) -> Option<Action> {
+        let combination = KeyCombination::from(event);
+        if let Some(action) = self.bindings.get(&combination) {
+            return Some(action.clone());
+        }
+        // Terminals report shift with symbols such as `?` and with BackTab; a binding written
+        // without it must still match.
+        let is_letter = matches!(event.code, KeyCode::Char(c) if c.is_alphabetic());
+        if event.modifiers.contains(KeyModifiers::SHIFT) && !is_letter {
+            let plain = KeyEvent::new(event.code, event.modifiers - KeyModifiers::SHIFT);
+            return self.bindings.get(&KeyCombination::from(plain)).cloned();
+        }
+        None
+    }
+
+    /// Every key bound to each action, in a stable order, for the help overlay and README.
+    pub fn keys_by_action(&self) -> Vec<(Action, Vec<String>)> {
+        let mut grouped: Vec<(Action, Vec<String>)> = Vec::new();
+        for (key, action) in &self.bindings {
+            match grouped.iter_mut().find(|(known, _)| known == action) {
+                Some((_, keys)) => keys.push(key.to_string()),
+                None => grouped.push((action.clone(), vec![key.to_string()])),
+            }
+        }
+        grouped.sort_by_key(|(action, _)| super::theme::action_order(action));
+        grouped
+    }
+}
+
+fn parse_key(key: &str) -> Result<KeyCombination, KeymapError> {
+    crokey::parse(key).map_err(|error| KeymapError::Key {
+        key: key.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+fn parse_action(key: &str, action: &str) -> Result<Action, KeymapError> {
+    let error = || KeymapError::Action {
+        key: key.to_owned(),
+        action: action.to_owned(),
+    };
+    Action::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(action))
+        .map_err(|_| error())
+}
+
+use serde::Deserialize as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn defaults_bind_the_documented_keys() {
+        let keymap = Keymap::with_overrides(&BTreeMap::new()).unwrap();
+        let cases = [
+            (press(KeyCode::Char('q'), KeyModifiers::NONE), Action::Quit),
+            (
+                press(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                Action::Quit,
+            ),
+            (press(KeyCode::Tab, KeyModifiers::NONE), Action::FocusNext),
+            (
+                press(KeyCode::BackTab, KeyModifiers::SHIFT),
+                Action::FocusPrevious,
+            ),
+            (
+                press(KeyCode::Char('?'), KeyModifiers::SHIFT),
+                Action::ToggleHelp,
+            ),
+            (
+                press(KeyCode::Char('G'), KeyModifiers::SHIFT),
+                Action::Bottom,
+            ),
+            (press(KeyCode::Char('g'), KeyModifiers::NONE), Action::Top),
+            (
+                press(KeyCode::Char('3'), KeyModifiers::NONE),
+                Action::FocusLogs,
+            ),
+            (
+                press(KeyCode::PageDown, KeyModifiers::NONE),
+                Action::PageDown,
+            ),
+        ];
+        for (event, action) in cases {
+            assert_eq!(keymap.action_for(event), Some(action), "{event:?}");
+        }
+        assert_eq!(
+            keymap.action_for(press(KeyCode::Char('z'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn overrides_replace_single_bindings() {
+        let overrides = BTreeMap::from([
+            ("x".to_owned(), "Quit".to_owned()),
+            ("q".to_owned(), "Refresh".to_owned()),
+        ]);
+        let keymap = Keymap::with_overrides(&overrides).unwrap();
+        assert_eq!(
+            keymap.action_for(press(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            keymap.action_for(press(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Refresh)
+        );
+    }
+
+    #[test]
+    fn bad_overrides_name_the_key_and_the_action() {
+        let unknown = BTreeMap::from([("x".to_owned(), "Explode".to_owned())]);
+        let message = Keymap::with_overrides(&unknown).unwrap_err().to_string();
+        assert!(
+            message.contains("\"x\"") && message.contains("Explode"),
+            "{message}"
+        );
+        let internal = BTreeMap::from([("x".to_owned(), "Tick".to_owned())]);
+        assert!(Keymap::with_overrides(&internal).is_err());
+        let bad_key = BTreeMap::from([("ctrl-nope".to_owned(), "Quit".to_owned())]);
+        assert!(Keymap::with_overrides(&bad_key).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! The interactive console: terminal setup, the event loop, drawing and key bindings.
+
+pub mod keymap;
+mod terminal;
+pub mod theme;
+pub mod view;
+
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::app::tasks::Tasks;
+use crate::app::{Action, App};
+use crate::aws::AwsClients;
+use keymap::Keymap;
+use theme::Theme;
+
+/// How often the spinner moves while something loads.
+const TICK: Duration = Duration::from_millis(120);
+
+/// Runs the console until the user quits or the terminal goes away.
+pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::Result<()> {
+    let (sender, mut actions) = mpsc::unbounded_channel();
+    let mut tasks = Tasks::new(clients, sender);
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let theme = Theme::from_env();
+
+    let mut guard = terminal::TerminalGuard::enter()?;
+    let mut view = view::ViewState::default();
+    let mut input = EventStream::new();
+    let mut ticks = tokio::time::interval(TICK);
+    for command in app.start() {
+        tasks.run(command);
+    }
+    tracing::info!(function = %app.settings.function, "console started");
+
+    while !app.should_quit {
+        guard
+            .terminal
+            .draw(|frame| view::draw(frame, &app, &keymap, theme, &mut view))?;
+        let action = tokio::select! {
+            event = input.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => keymap.action_for(key),
+                Some(Ok(_)) => None,
+                Some(Err(error)) => return Err(anyhow::Error::new(error).context("reading the terminal")),
+                // The terminal is gone (an ssh drop): nothing is left to draw on.
+                None => Some(Action::Quit),
+            },
+            Some(action) = actions.recv() => Some(action),
+            _ = ticks.tick(), if app.is_loading() => Some(Action::Tick),
+            _ = hangup.recv() => Some(Action::Quit),
+            _ = terminate.recv() => Some(Action::Quit),
+        };
+        if let Some(action) = action {
+            for command in app.update(action) {
+                tasks.run(command);
+            }
+        }
+    }
+    tracing::info!("console closed");
+    drop(guard);
+    Ok(())
+}

@@ -1,0 +1,473 @@
+//! Drawing. Reads the app state and nothing else: no I/O, no waiting.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+
+use super::keymap::Keymap;
+use super::theme::{self, Theme};
+use crate::app::{App, Cursor, Loadable, LogsFocus, PaneId};
+use crate::text::{keep_end, sanitize_line};
+
+/// The smallest terminal the layout works in.
+const MIN_WIDTH: u16 = 60;
+const MIN_HEIGHT: u16 = 16;
+
+/// Columns of a human-readable size such as `1023 KiB`.
+const SIZE_WIDTH: u16 = 8;
+
+/// Per-pane scroll positions that ratatui keeps between frames.
+#[derive(Debug, Default)]
+pub struct ViewState {
+    images: TableState,
+    objects: TableState,
+    streams: TableState,
+    events: TableState,
+}
+
+/// Draws the whole console.
+pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &mut ViewState) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let message = format!(
+            "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, status, hints] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [top, logs] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
+    let [images, objects] =
+        Layout::horizontal([Constraint::Percentage(53), Constraint::Percentage(47)]).areas(top);
+    let [streams, events] =
+        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(logs);
+
+    draw_header(frame, header, app, theme);
+    draw_images(frame, images, app, theme, &mut view.images);
+    draw_objects(frame, objects, app, theme, &mut view.objects);
+    draw_streams(frame, streams, app, theme, &mut view.streams);
+    draw_events(frame, events, app, theme, &mut view.events);
+    draw_status(frame, status, app, theme);
+    frame.render_widget(
+        Paragraph::new(theme::pane_hints(app.focus)).style(theme.dim()),
+        hints,
+    );
+    if app.show_help {
+        draw_help(frame, area, keymap, theme);
+    }
+}
+
+fn spinner(app: &App) -> &'static str {
+    theme::SPINNER[app.spinner_frame % theme::SPINNER.len()]
+}
+
+/// A time in the short form narrow columns take; panes show recent history, so no year.
+fn time(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(
+        || theme::UNKNOWN.to_owned(),
+        |at| at.format("%m-%d %H:%M").to_string(),
+    )
+}
+
+fn size(bytes: Option<i64>) -> String {
+    bytes
+        .and_then(|bytes| u64::try_from(bytes).ok())
+        .map_or_else(
+            || theme::UNKNOWN.to_owned(),
+            |bytes| humansize::format_size(bytes, humansize::BINARY),
+        )
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let function = app.function.data.as_ref();
+    let label = |text: &'static str| Span::styled(text, theme.header_label());
+    let value = |text: String| Span::styled(text, theme.value());
+    let state = function.map_or_else(|| theme::UNKNOWN.to_owned(), |f| f.state.clone());
+    let update = function.map_or_else(
+        || theme::UNKNOWN.to_owned(),
+        |f| f.last_update_status.clone(),
+    );
+    let state_style = if state == "Active" {
+        theme.good()
+    } else {
+        theme.warning()
+    };
+    let mut first = vec![
+        label("function "),
+        value(sanitize_line(&app.settings.function)),
+        label("   region "),
+        value(
+            app.region
+                .clone()
+                .unwrap_or_else(|| theme::UNKNOWN.to_owned()),
+        ),
+    ];
+    if let Some(endpoint) = &app.endpoint_url {
+        first.extend([label("   endpoint "), value(sanitize_line(endpoint))]);
+    }
+    first.extend([
+        label("   state "),
+        Span::styled(state, state_style),
+        label("   last update "),
+        value(update),
+    ]);
+
+    let deployed = app.deployed_digest();
+    let recorded = app.recorded_digest();
+    let mut second = vec![
+        label("deployed "),
+        value(
+            deployed
+                .as_ref()
+                .map_or_else(|| theme::UNKNOWN.to_owned(), ToString::to_string),
+        ),
+        label("   recorded "),
+    ];
+    second.push(match (recorded, &deployed) {
+        (Some(recorded), Some(deployed)) if recorded == deployed => {
+            Span::styled("same as deployed", theme.good())
+        }
+        (Some(recorded), _) => Span::styled(
+            format!("{} (differs from deployed)", recorded.short()),
+            theme.warning(),
+        ),
+        (None, _) if app.recorded.loading => Span::raw(theme::LOADING),
+        (None, _) => Span::styled("nothing recorded", theme.warning()),
+    });
+    if app.function.loading {
+        second.push(Span::raw(format!("   {} {}", spinner(app), theme::LOADING)));
+    }
+    let block = Block::bordered()
+        .title(Span::styled(
+            format!(" {} ", theme::APP_NAME),
+            theme.title(),
+        ))
+        .border_style(theme.dim());
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]).block(block),
+        area,
+    );
+}
+
+fn pane_block(title: String, focused: bool, theme: Theme) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            ratatui::widgets::BorderType::Thick
+        } else {
+            ratatui::widgets::BorderType::Plain
+        })
+        .border_style(theme.border(focused))
+        .title(Span::styled(format!(" {title} "), theme.title()))
+}
+
+/// Draws a table, or in its place what is known about the load: spinner, error or emptiness.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one drawing routine for every table pane"
+)]
+fn draw_table<T>(
+    frame: &mut Frame,
+    area: Rect,
+    block: Block<'static>,
+    load: &Loadable<Vec<T>>,
+    app: &App,
+    theme: Theme,
+    table: (Row<'static>, Vec<Constraint>, Vec<Row<'static>>),
+    cursor: Cursor,
+    state: &mut TableState,
+) {
+    let (header, widths, rows) = table;
+    let placeholder = match (&load.data, &load.error) {
+        (None, Some(error)) => Some(Line::styled(
+            sanitize_line(&error.to_string()),
+            theme.error(),
+        )),
+        (None, None) if load.loading => {
+            Some(Line::raw(format!("{} {}", spinner(app), theme::LOADING)))
+        }
+        (None, None) => Some(Line::styled("waiting for the function", theme.dim())),
+        (Some(items), _) if items.is_empty() => Some(Line::styled("none", theme.dim())),
+        _ => None,
+    };
+    if let Some(line) = placeholder {
+        frame.render_widget(
+            Paragraph::new(line).wrap(Wrap { trim: true }).block(block),
+            area,
+        );
+        return;
+    }
+    state.select(Some(cursor.selected));
+    let table = Table::new(rows, widths)
+        .header(header.style(theme.column_header()))
+        .block(block)
+        .row_highlight_style(theme.selected())
+        .highlight_symbol(theme::SELECTED_SYMBOL);
+    frame.render_stateful_widget(table, area, state);
+}
+
+fn header_row(names: &[&'static str]) -> Row<'static> {
+    Row::new(names.iter().map(|name| Cell::from(*name)))
+}
+
+fn title_with_count(pane: PaneId, detail: &str, count: Option<usize>, app: &App) -> String {
+    let mut title = format!("{}  {detail}", theme::pane_title(pane));
+    if let Some(count) = count {
+        title.push_str(&format!("  ({count})"));
+    }
+    if pane == app.focus {
+        title.insert_str(0, "▶ ");
+    }
+    title
+}
+
+fn draw_images(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &mut TableState) {
+    let repository = app
+        .targets
+        .as_ref()
+        .and_then(|t| t.repository.clone())
+        .unwrap_or_default();
+    let images = app.images.data.as_deref().unwrap_or_default();
+    let title = title_with_count(
+        PaneId::Images,
+        &sanitize_line(&repository),
+        app.images.data.as_ref().map(Vec::len),
+        app,
+    );
+    let deployed = app.deployed_digest();
+    let recorded = app.recorded_digest();
+    let rows = images
+        .iter()
+        .map(|image| {
+            let marks: Vec<&str> = [
+                (deployed.as_ref() == Some(&image.digest)).then_some(theme::DEPLOYED_MARK),
+                (recorded == Some(&image.digest)).then_some(theme::RECORDED_MARK),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let mark_style = if marks.is_empty() {
+                theme.dim()
+            } else {
+                theme.good()
+            };
+            Row::new(vec![
+                Cell::from(image.digest.short().to_owned()),
+                Cell::from(sanitize_line(&image.tags.join(","))),
+                Cell::from(time(image.pushed_at)),
+                Cell::from(size(image.size_bytes)),
+                Cell::from(Span::styled(marks.join(", "), mark_style)),
+            ])
+        })
+        .collect();
+    let widths = vec![
+        Constraint::Length(12),
+        Constraint::Min(6),
+        Constraint::Length(11),
+        Constraint::Length(SIZE_WIDTH),
+        Constraint::Length(18),
+    ];
+    let header = header_row(&["SHA256", "TAGS", "PUSHED", "SIZE", "STATE"]);
+    let block = pane_block(title, app.focus == PaneId::Images, theme);
+    draw_table(
+        frame,
+        area,
+        block,
+        &app.images,
+        app,
+        theme,
+        (header, widths, rows),
+        app.images_cursor,
+        state,
+    );
+}
+
+fn draw_objects(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &mut TableState) {
+    let bucket = app
+        .targets
+        .as_ref()
+        .and_then(|t| t.bucket.clone())
+        .unwrap_or_default();
+    let objects = app.objects.data.as_deref().unwrap_or_default();
+    let detail = if bucket.is_empty() {
+        String::new()
+    } else {
+        format!("s3://{}", sanitize_line(&bucket))
+    };
+    let title = title_with_count(
+        PaneId::Objects,
+        &detail,
+        app.objects.data.as_ref().map(Vec::len),
+        app,
+    );
+    // Keys share their start (`data-2026-…`) and differ at the end, so a cut keeps the end.
+    let key_width = usize::from(area.width.saturating_sub(2 + 2 + 1 + SIZE_WIDTH));
+    let rows = objects
+        .iter()
+        .map(|object| {
+            Row::new(vec![
+                Cell::from(keep_end(&sanitize_line(&object.key), key_width)),
+                Cell::from(size(Some(object.size_bytes))),
+            ])
+        })
+        .collect();
+    let widths = vec![Constraint::Min(20), Constraint::Length(SIZE_WIDTH)];
+    let header = header_row(&["KEY", "SIZE"]);
+    let block = pane_block(title, app.focus == PaneId::Objects, theme);
+    draw_table(
+        frame,
+        area,
+        block,
+        &app.objects,
+        app,
+        theme,
+        (header, widths, rows),
+        app.objects_cursor,
+        state,
+    );
+}
+
+fn draw_streams(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &mut TableState) {
+    let log_group = app
+        .targets
+        .as_ref()
+        .map(|t| t.log_group.clone())
+        .unwrap_or_default();
+    let streams = app.streams.data.as_deref().unwrap_or_default();
+    let title = title_with_count(
+        PaneId::Logs,
+        &sanitize_line(&log_group),
+        app.streams.data.as_ref().map(Vec::len),
+        app,
+    );
+    let rows = streams
+        .iter()
+        .map(|stream| {
+            Row::new(vec![
+                Cell::from(time(stream.last_event)),
+                Cell::from(sanitize_line(&stream.name)),
+            ])
+        })
+        .collect();
+    let widths = vec![Constraint::Length(11), Constraint::Min(10)];
+    let header = header_row(&["LAST EVENT", "STREAM"]);
+    let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Streams;
+    let block = pane_block(title, focused, theme);
+    draw_table(
+        frame,
+        area,
+        block,
+        &app.streams,
+        app,
+        theme,
+        (header, widths, rows),
+        app.streams_cursor,
+        state,
+    );
+}
+
+fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &mut TableState) {
+    let events = app.events.data.as_deref().unwrap_or_default();
+    let stream = app
+        .events_stream
+        .as_deref()
+        .map(sanitize_line)
+        .unwrap_or_default();
+    let mut title = format!("events  {stream}");
+    if app.events.data.is_some() && app.events.loading {
+        title.push_str(&format!("  {}", spinner(app)));
+    }
+    let rows = events
+        .iter()
+        .map(|event| {
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    event.timestamp.format("%m-%d %H:%M:%S").to_string(),
+                    theme.dim(),
+                )),
+                Cell::from(sanitize_line(&event.message)),
+            ])
+        })
+        .collect();
+    let widths = vec![Constraint::Length(14), Constraint::Min(10)];
+    let header = header_row(&["TIME", "MESSAGE"]);
+    let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Events;
+    let block = pane_block(title, focused, theme);
+    draw_table(
+        frame,
+        area,
+        block,
+        &app.events,
+        app,
+        theme,
+        (header, widths, rows),
+        app.events_cursor,
+        state,
+    );
+}
+
+/// One line: the first error, else what is loading, else ready.
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let errors = [
+        app.function.error.as_ref(),
+        app.images.error.as_ref(),
+        app.recorded.error.as_ref(),
+        app.objects.error.as_ref(),
+        app.streams.error.as_ref(),
+        app.events.error.as_ref(),
+    ];
+    let line = if let Some(error) = errors.into_iter().flatten().next() {
+        Line::styled(
+            format!("error: {}", sanitize_line(&error.to_string())),
+            theme.error(),
+        )
+    } else if app.is_loading() {
+        Line::raw(format!("{} {}", spinner(app), theme::LOADING))
+    } else {
+        Line::styled("ready · times in UTC", theme.dim())
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme) {
+    let bindings = keymap.keys_by_action();
+    let height = u16::try_from(bindings.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(4)
+        .min(area.height);
+    let width = 64.min(area.width);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let rows: Vec<Row> = bindings
+        .iter()
+        .map(|(action, keys)| {
+            Row::new(vec![
+                Cell::from(keys.join(", ")),
+                Cell::from(theme::action_description(action)),
+            ])
+        })
+        .collect();
+    let table = Table::new(rows, [Constraint::Length(26), Constraint::Min(10)])
+        .header(header_row(&["KEYS", "ACTION"]).style(theme.column_header()))
+        .block(
+            Block::bordered()
+                .title(Span::styled(" help: ? or Esc closes ", theme.title()))
+                .border_style(theme.border(true)),
+        );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(table, popup);
+}
