@@ -187,7 +187,7 @@ pub struct LogEvent {
 /// Sorts images newest push first; the listing order breaks ties so later pushes stay on top.
 pub fn sort_images_newest_first(images: &mut [ImageInfo]) {
     images.reverse();
-    images.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at));
+    images.sort_by_key(|image| std::cmp::Reverse(image.pushed_at));
 }
 
 /// Sorts objects newest first. Data keys embed their time, so the key breaks ties in the
@@ -198,6 +198,11 @@ pub fn sort_objects_newest_first(objects: &mut [ObjectInfo]) {
             .cmp(&a.last_modified)
             .then_with(|| b.key.cmp(&a.key))
     });
+}
+
+/// Sorts log streams by their last event, newest first, as the console lists them.
+pub fn sort_streams_newest_first(streams: &mut [LogStreamInfo]) {
+    streams.sort_by_key(|stream| std::cmp::Reverse(stream.last_event));
 }
 
 /// Converts milliseconds since the epoch, as CloudWatch counts time, into a UTC time.

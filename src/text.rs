@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn long_text_keeps_its_end() {
         assert_eq!(keep_end("data-2026-12-03.json", 30), "data-2026-12-03.json");
-        assert_eq!(keep_end("data-2026-12-03.json", 10), "…-03.json");
+        assert_eq!(keep_end("data-2026-12-03.json", 10), "…2-03.json");
         // Wide characters count two columns each.
         assert_eq!(keep_end("キーキー", 5), "…キー");
     }

@@ -18,6 +18,10 @@ pub const EVENT_LIMIT: i32 = 500;
 
 /// Every change to the console's state. Key bindings name the variants without data; background
 /// tasks report back with the others.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a few actions a second pass through the channel; boxing would buy nothing"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub enum Action {
     Quit,
@@ -290,7 +294,10 @@ impl App {
                 }));
             }
             Action::StreamsLoaded(result) => {
-                self.streams.finish(result);
+                self.streams.finish(result.map(|mut streams| {
+                    crate::model::sort_streams_newest_first(&mut streams);
+                    streams
+                }));
                 return self.load_selected_stream();
             }
             Action::EventsLoaded { stream, result } => {
@@ -322,34 +329,30 @@ impl App {
         let targets = Targets::discover(&self.settings, function);
         let mut commands = Vec::new();
 
-        match &targets.repository {
-            Some(repository) => {
-                self.images.start();
-                commands.push(Command::LoadImages {
-                    repository: repository.clone(),
-                });
-            }
-            None => self.images.unavailable(
+        if let Some(repository) = &targets.repository {
+            self.images.start();
+            commands.push(Command::LoadImages {
+                repository: repository.clone(),
+            });
+        } else {
+            self.images.unavailable(
                 "finding the ECR repository",
                 "the function has no image URI; set `repository` in lambdactl.toml",
-            ),
+            );
         }
-        match &targets.bucket {
-            Some(bucket) => {
-                self.objects.start();
-                self.recorded.start();
-                commands.push(Command::LoadObjects {
-                    bucket: bucket.clone(),
-                });
-                commands.push(Command::LoadRecorded {
-                    bucket: bucket.clone(),
-                });
-            }
-            None => {
-                let reason = "the function has no S3_BUCKET_NAME variable; pass --bucket";
-                self.objects.unavailable("finding the bucket", reason);
-                self.recorded.unavailable("finding the bucket", reason);
-            }
+        if let Some(bucket) = &targets.bucket {
+            self.objects.start();
+            self.recorded.start();
+            commands.push(Command::LoadObjects {
+                bucket: bucket.clone(),
+            });
+            commands.push(Command::LoadRecorded {
+                bucket: bucket.clone(),
+            });
+        } else {
+            let reason = "the function has no S3_BUCKET_NAME variable; pass --bucket";
+            self.objects.unavailable("finding the bucket", reason);
+            self.recorded.unavailable("finding the bucket", reason);
         }
         self.streams.start();
         commands.push(Command::LoadStreams {

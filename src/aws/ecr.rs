@@ -16,7 +16,7 @@ impl AwsClients {
             .send()
             .try_collect()
             .await
-            .map_err(|error| sdk_error(doing, error))?;
+            .map_err(|error| sdk_error(doing, &error))?;
 
         // An image without a valid digest cannot be deployed or compared, so it is not listed.
         let images = details

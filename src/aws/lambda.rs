@@ -18,7 +18,7 @@ impl AwsClients {
             .function_name(name)
             .send()
             .await
-            .map_err(|error| sdk_error(doing, error))?;
+            .map_err(|error| sdk_error(doing, &error))?;
         Ok(function_info(name, &output))
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{AwsClients, AwsError, sdk_error};
-use crate::model::{LogEvent, LogStreamInfo, time_from_millis};
+use crate::model::{LogEvent, LogStreamInfo, sort_streams_newest_first, time_from_millis};
 
 /// Which events of a log group to fetch.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,7 @@ impl AwsClients {
             .limit(limit)
             .send()
             .await
-            .map_err(|error| sdk_error(doing, error))?;
+            .map_err(|error| sdk_error(doing, &error))?;
         let mut streams: Vec<_> = output
             .log_streams()
             .iter()
@@ -48,7 +48,7 @@ impl AwsClients {
             })
             .collect();
         // Sorting again keeps the order right where a stand-in ignores `orderBy`.
-        streams.sort_by(|a, b| b.last_event.cmp(&a.last_event));
+        sort_streams_newest_first(&mut streams);
         Ok(streams)
     }
 
@@ -69,7 +69,7 @@ impl AwsClients {
             .limit(limit)
             .send()
             .await
-            .map_err(|error| sdk_error(doing, error))?;
+            .map_err(|error| sdk_error(doing, &error))?;
         Ok(output
             .events()
             .iter()
@@ -101,7 +101,7 @@ impl AwsClients {
         let mut pages = request.into_paginator().send();
         let mut events = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| sdk_error(&doing, error))?;
+            let page = page.map_err(|error| sdk_error(&doing, &error))?;
             events.extend(page.events().iter().filter_map(|event| {
                 Some(LogEvent {
                     timestamp: event.timestamp().and_then(time_from_millis)?,

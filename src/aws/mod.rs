@@ -62,14 +62,14 @@ impl std::error::Error for AwsError {}
 /// Turns an SDK error into an [`AwsError`], keeping the service's code, message and request id.
 /// Errors that never reached the service (no credentials, no network) keep their whole cause
 /// chain, since the top-level text alone ("dispatch failure") says nothing useful.
-pub(crate) fn sdk_error<E, R>(doing: impl Into<String>, error: SdkError<E, R>) -> AwsError
+pub(crate) fn sdk_error<E, R>(doing: impl Into<String>, error: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
     SdkError<E, R>: RequestId,
 {
     let request_id = error.request_id().map(str::to_owned);
-    match &error {
+    match error {
         SdkError::ServiceError(service) => {
             let inner = service.err();
             AwsError {
@@ -83,7 +83,7 @@ where
         }
         _ => AwsError {
             request_id,
-            ..AwsError::new(doing, DisplayErrorContext(&error).to_string())
+            ..AwsError::new(doing, DisplayErrorContext(error).to_string())
         },
     }
 }

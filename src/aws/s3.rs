@@ -18,10 +18,10 @@ impl AwsClients {
             .send()
             .try_collect()
             .await
-            .map_err(|error| sdk_error(doing, error))?;
+            .map_err(|error| sdk_error(doing, &error))?;
         let objects = pages
             .iter()
-            .flat_map(|page| page.contents())
+            .flat_map(aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::contents)
             .filter_map(|object| {
                 Some(ObjectInfo {
                     key: object.key()?.to_owned(),
@@ -51,7 +51,7 @@ impl AwsClients {
         let output = match response {
             Ok(output) => output,
             Err(error) => {
-                let error = sdk_error(doing, error);
+                let error = sdk_error(doing, &error);
                 return if error.is_not_found() {
                     Ok(None)
                 } else {

@@ -7,6 +7,7 @@
 mod moto;
 mod seed;
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,8 +76,10 @@ impl SandboxState {
             ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
         ]
         .iter()
-        .map(|(name, value)| format!("export {name}={value}\n"))
-        .collect()
+        .fold(String::new(), |mut lines, (name, value)| {
+            let _ = writeln!(lines, "export {name}={value}");
+            lines
+        })
     }
 }
 
@@ -213,7 +216,7 @@ impl Sandbox {
                 };
                 // Recorded at once so `down` can stop the process even if seeding fails.
                 self.write_state(&state)?;
-                moto::wait_until_ready(pid, port, Duration::from_secs(60)).await?;
+                moto::wait_until_ready(pid, port, Duration::from_mins(1)).await?;
                 moto::configure(port).await?;
                 state
             }

@@ -38,10 +38,17 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
         return;
     }
+    // A long error (code, message, request id) wraps onto up to three lines rather than
+    // losing its end.
+    let status_line = status_line(app, theme);
+    let status_height = status_line
+        .width()
+        .div_ceil(usize::from(area.width))
+        .clamp(1, 3);
     let [header, body, status, hints] = Layout::vertical([
         Constraint::Length(4),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(u16::try_from(status_height).unwrap_or(1)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -57,7 +64,10 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
     draw_objects(frame, objects, app, theme, &mut view.objects);
     draw_streams(frame, streams, app, theme, &mut view.streams);
     draw_events(frame, events, app, theme, &mut view.events);
-    draw_status(frame, status, app, theme);
+    frame.render_widget(
+        Paragraph::new(status_line).wrap(Wrap { trim: false }),
+        status,
+    );
     frame.render_widget(
         Paragraph::new(theme::pane_hints(app.focus)).style(theme.dim()),
         hints,
@@ -80,11 +90,13 @@ fn time(at: Option<DateTime<Utc>>) -> String {
 }
 
 fn size(bytes: Option<i64>) -> String {
+    // Whole units keep the column narrow: `1023 MiB` is the widest.
+    let format = humansize::FormatSizeOptions::from(humansize::BINARY).decimal_places(0);
     bytes
         .and_then(|bytes| u64::try_from(bytes).ok())
         .map_or_else(
             || theme::UNKNOWN.to_owned(),
-            |bytes| humansize::format_size(bytes, humansize::BINARY),
+            |bytes| humansize::format_size(bytes, format),
         )
 }
 
@@ -142,7 +154,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             theme.warning(),
         ),
         (None, _) if app.recorded.loading => Span::raw(theme::LOADING),
-        (None, _) => Span::styled("nothing recorded", theme.warning()),
+        (None, _) if app.recorded.data.is_some() => {
+            Span::styled("nothing recorded", theme.warning())
+        }
+        (None, _) => Span::raw(theme::UNKNOWN),
     });
     if app.function.loading {
         second.push(Span::raw(format!("   {} {}", spinner(app), theme::LOADING)));
@@ -159,7 +174,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     );
 }
 
-fn pane_block(title: String, focused: bool, theme: Theme) -> Block<'static> {
+fn pane_block(title: &str, focused: bool, theme: Theme) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
@@ -196,6 +211,10 @@ fn draw_table<T>(
         (None, None) if load.loading => {
             Some(Line::raw(format!("{} {}", spinner(app), theme::LOADING)))
         }
+        (None, None) if app.function.error.is_some() => Some(Line::styled(
+            "not loaded: the function could not be read",
+            theme.dim(),
+        )),
         (None, None) => Some(Line::styled("waiting for the function", theme.dim())),
         (Some(items), _) if items.is_empty() => Some(Line::styled("none", theme.dim())),
         _ => None,
@@ -223,7 +242,7 @@ fn header_row(names: &[&'static str]) -> Row<'static> {
 fn title_with_count(pane: PaneId, detail: &str, count: Option<usize>, app: &App) -> String {
     let mut title = format!("{}  {detail}", theme::pane_title(pane));
     if let Some(count) = count {
-        title.push_str(&format!("  ({count})"));
+        title = format!("{title}  ({count})");
     }
     if pane == app.focus {
         title.insert_str(0, "▶ ");
@@ -278,7 +297,7 @@ fn draw_images(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
         Constraint::Length(18),
     ];
     let header = header_row(&["SHA256", "TAGS", "PUSHED", "SIZE", "STATE"]);
-    let block = pane_block(title, app.focus == PaneId::Images, theme);
+    let block = pane_block(&title, app.focus == PaneId::Images, theme);
     draw_table(
         frame,
         area,
@@ -323,7 +342,7 @@ fn draw_objects(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &
         .collect();
     let widths = vec![Constraint::Min(20), Constraint::Length(SIZE_WIDTH)];
     let header = header_row(&["KEY", "SIZE"]);
-    let block = pane_block(title, app.focus == PaneId::Objects, theme);
+    let block = pane_block(&title, app.focus == PaneId::Objects, theme);
     draw_table(
         frame,
         area,
@@ -362,7 +381,7 @@ fn draw_streams(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &
     let widths = vec![Constraint::Length(11), Constraint::Min(10)];
     let header = header_row(&["LAST EVENT", "STREAM"]);
     let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Streams;
-    let block = pane_block(title, focused, theme);
+    let block = pane_block(&title, focused, theme);
     draw_table(
         frame,
         area,
@@ -385,7 +404,7 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
         .unwrap_or_default();
     let mut title = format!("events  {stream}");
     if app.events.data.is_some() && app.events.loading {
-        title.push_str(&format!("  {}", spinner(app)));
+        title = format!("{title}  {}", spinner(app));
     }
     let rows = events
         .iter()
@@ -402,7 +421,7 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
     let widths = vec![Constraint::Length(14), Constraint::Min(10)];
     let header = header_row(&["TIME", "MESSAGE"]);
     let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Events;
-    let block = pane_block(title, focused, theme);
+    let block = pane_block(&title, focused, theme);
     draw_table(
         frame,
         area,
@@ -416,8 +435,8 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
     );
 }
 
-/// One line: the first error, else what is loading, else ready.
-fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+/// The status: the first error, else what is loading, else ready.
+fn status_line(app: &App, theme: Theme) -> Line<'static> {
     let errors = [
         app.function.error.as_ref(),
         app.images.error.as_ref(),
@@ -426,7 +445,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         app.streams.error.as_ref(),
         app.events.error.as_ref(),
     ];
-    let line = if let Some(error) = errors.into_iter().flatten().next() {
+    if let Some(error) = errors.into_iter().flatten().next() {
         Line::styled(
             format!("error: {}", sanitize_line(&error.to_string())),
             theme.error(),
@@ -435,8 +454,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Line::raw(format!("{} {}", spinner(app), theme::LOADING))
     } else {
         Line::styled("ready · times in UTC", theme.dim())
-    };
-    frame.render_widget(Paragraph::new(line), area);
+    }
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme) {
@@ -470,4 +488,154 @@ fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme) {
         );
     frame.render_widget(Clear, popup);
     frame.render_widget(table, popup);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::app::Action;
+    use crate::aws::AwsError;
+    use crate::config::Settings;
+    use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
+
+    fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 7)
+            .unwrap()
+    }
+
+    fn digest(fill: &str) -> Digest {
+        Digest::from_hex(&fill.repeat(64 / fill.len())).unwrap()
+    }
+
+    /// A console with every pane loaded from fixed data, as the sandbox seeds it.
+    fn loaded_app() -> App {
+        let settings = Settings {
+            function: "python-lambda".into(),
+            ..Settings::default()
+        };
+        let mut app = App::new(settings, Some("eu-west-1".into()), None);
+        app.start();
+        let uri = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/python-lambda-repo";
+        app.update(Action::FunctionLoaded(Ok(FunctionInfo {
+            name: "python-lambda".into(),
+            state: "Active".into(),
+            last_update_status: "Successful".into(),
+            image_uri: Some(format!("{uri}@{}", digest("b2"))),
+            resolved_image_uri: Some(format!("{uri}@{}", digest("b2"))),
+            bucket_variable: Some("lambda-artifacts-0a1b2c3d".into()),
+            architectures: vec!["x86_64".into()],
+            ..FunctionInfo::default()
+        })));
+        let image = |fill: &str, tag: &str, day: u32| ImageInfo {
+            digest: digest(fill),
+            tags: vec![tag.into()],
+            pushed_at: Some(at(day, 9, 30)),
+            size_bytes: Some(187_000_000),
+            media_type: None,
+        };
+        app.update(Action::ImagesLoaded(Ok(vec![
+            image("a1", "v1", 20),
+            image("b2", "v2", 24),
+            image("c3", "v3", 28),
+        ])));
+        app.update(Action::RecordedLoaded(Ok(Some(digest("b2")))));
+        let objects = (0..40)
+            .map(|n| ObjectInfo {
+                key: format!(
+                    "data-2026-11-{:02}_{:02}-00-00-000000-{n:08x}.json",
+                    20 + n / 8,
+                    n % 8
+                ),
+                size_bytes: 83,
+                last_modified: Some(at(20 + n / 8, n % 8, 0)),
+                etag: None,
+            })
+            .collect();
+        app.update(Action::ObjectsLoaded(Ok(objects)));
+        let streams = (0..4)
+            .map(|n| LogStreamInfo {
+                name: format!("2026/11/{:02}/[$LATEST]{n:032x}", 25 + n),
+                last_event: Some(at(25 + n, 12, 0)),
+                stored_bytes: None,
+            })
+            .collect();
+        app.update(Action::StreamsLoaded(Ok(streams)));
+        let stream = app.events_stream.clone().unwrap();
+        let lines = [
+            "START RequestId: 6f1c Version: $LATEST",
+            "[INFO]\t2026-11-28T12:00:07.003Z\t6f1c\tfetching https://jsonplaceholder.typicode.com/todos/1",
+            "\u{1b}[31m[ERROR]\u{1b}[0m upstream said\r\u{7}no",
+            "END RequestId: 6f1c",
+            "REPORT RequestId: 6f1c\tDuration: 189.52 ms\tBilled Duration: 190 ms",
+        ];
+        let events = lines
+            .iter()
+            .map(|message| LogEvent {
+                timestamp: at(28, 12, 0),
+                stream: stream.clone(),
+                message: (*message).into(),
+                event_id: None,
+            })
+            .collect();
+        app.update(Action::EventsLoaded {
+            stream,
+            result: Ok(events),
+        });
+        app
+    }
+
+    fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let keymap = Keymap::with_overrides(&BTreeMap::new()).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        let mut view = ViewState::default();
+        terminal
+            .draw(|frame| draw(frame, app, &keymap, Theme::coloured(), &mut view))
+            .unwrap();
+        terminal
+    }
+
+    #[test]
+    fn main_screen() {
+        insta::assert_snapshot!(render(&loaded_app(), 120, 40).backend());
+    }
+
+    #[test]
+    fn help_overlay() {
+        let mut app = loaded_app();
+        app.update(Action::ToggleHelp);
+        insta::assert_snapshot!(render(&app, 120, 40).backend());
+    }
+
+    #[test]
+    fn errors_show_in_the_panes_and_the_status_line() {
+        let mut app = App::new(
+            Settings {
+                function: "python-lambda".into(),
+                ..Settings::default()
+            },
+            None,
+            None,
+        );
+        app.start();
+        app.update(Action::FunctionLoaded(Err(AwsError {
+            doing: "reading function python-lambda".into(),
+            code: Some("AccessDeniedException".into()),
+            message: "User is not authorized to perform: lambda:GetFunction".into(),
+            request_id: Some("0f1e2d3c".into()),
+        })));
+        insta::assert_snapshot!(render(&app, 120, 40).backend());
+    }
+
+    #[test]
+    fn a_tiny_terminal_gets_a_message_instead_of_a_broken_layout() {
+        let terminal = render(&loaded_app(), 40, 10);
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("terminal too small"), "{text}");
+    }
 }
