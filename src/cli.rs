@@ -62,6 +62,9 @@ struct TargetArgs {
     /// The build platform's architecture (default: the function's Architectures)
     #[arg(long, global = true)]
     architecture: Option<String>,
+    /// The registry host to push to (default: the repository URI's host, as ECR serves it)
+    #[arg(long, global = true, env = "LAMBDACTL_REGISTRY")]
+    registry: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +79,8 @@ enum Command {
     Objects(OutputArgs),
     /// The function's log events
     Logs(LogsArgs),
+    /// Build, push and deploy the function's image, only when it changed; or roll back
+    Deploy(DeployArgs),
     /// Local stand-ins for AWS, seeded like a real deployment
     Sandbox {
         #[command(subcommand)]
@@ -102,6 +107,37 @@ struct LogsArgs {
     output: OutputArgs,
 }
 
+#[derive(Debug, Args)]
+struct DeployArgs {
+    /// Deploy this image from ECR instead of building (a rollback), e.g. sha256:…
+    #[arg(long)]
+    digest: Option<Digest>,
+    /// Show what would happen and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// The build platform, e.g. linux/arm64 (default: from the function's Architectures)
+    #[arg(long)]
+    platform: Option<String>,
+    /// The build context folder (default: .)
+    #[arg(long)]
+    context: Option<PathBuf>,
+    /// The Dockerfile (default: docker/Dockerfile)
+    #[arg(long)]
+    dockerfile: Option<PathBuf>,
+    /// A build argument, KEY=VALUE; may be repeated
+    #[arg(long = "build-arg", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+}
+
 #[derive(Debug, Subcommand)]
 enum SandboxCommand {
     /// Start the stand-ins and seed them (does nothing when they already run)
@@ -116,6 +152,16 @@ enum SandboxCommand {
     Status(OutputArgs),
     /// Print `export` lines that point the AWS CLI and lambdactl at the sandbox
     Env,
+    /// Registers the sandbox registry's pushes in the emulated ECR (started by `up`)
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        moto_port: u16,
+        #[arg(long)]
+        registry_port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,12 +184,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Images(args)) => images(command_line, args.output).await,
         Some(Command::Objects(args)) => objects(command_line, args.output).await,
         Some(Command::Logs(args)) => logs(command_line, &args).await,
+        Some(Command::Deploy(args)) => {
+            let command_line = CommandLine {
+                context: args.context.clone(),
+                dockerfile: args.dockerfile.clone(),
+                build_args: args.build_args.iter().cloned().collect(),
+                ..command_line
+            };
+            deploy::run(command_line, &args).await
+        }
         Some(Command::Sandbox { command }) => sandbox_command(command).await,
     }
 }
 
 fn command_line(target: TargetArgs) -> CommandLine {
     CommandLine {
+        registry: target.registry,
         config_file: target.config,
         function: target.function,
         region: target.region,
@@ -153,6 +209,7 @@ fn command_line(target: TargetArgs) -> CommandLine {
         bucket: target.bucket,
         log_group: target.log_group,
         architecture: target.architecture,
+        ..CommandLine::default()
     }
 }
 
@@ -194,6 +251,7 @@ async fn demo(command_line: CommandLine) -> anyhow::Result<()> {
         region: Some(sandbox::REGION.to_owned()),
         endpoint_url: Some(state.endpoint()),
         profile: None,
+        registry: state.registry.as_ref().map(sandbox::RegistryState::address),
         ..Settings::load(command_line)?
     };
     let keys = (
@@ -421,6 +479,161 @@ async fn logs(command_line: CommandLine, args: &LogsArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
+mod deploy {
+    //! `lambdactl deploy`: the pipeline with progress bars on a terminal, plain lines otherwise.
+
+    use std::collections::HashMap;
+    use std::io::IsTerminal;
+    use std::time::Duration;
+
+    use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{CommandLine, DeployArgs, Output, Settings, connect, print_json};
+    use crate::pipeline::plan::{Step, StepStatus};
+    use crate::pipeline::run::{self, DeployAction, DeployRequest, Event, Source};
+    use crate::text::sanitize_line;
+
+    pub async fn run(command_line: CommandLine, args: &DeployArgs) -> anyhow::Result<()> {
+        let settings = Settings::load(command_line)?;
+        let clients = connect(&settings, None).await?;
+        let source = match &args.digest {
+            Some(digest) => Source::Digest(digest.clone()),
+            None => Source::Build {
+                context_dir: settings.context.clone(),
+                dockerfile: settings.dockerfile.clone(),
+                build_args: settings.build_args.clone(),
+            },
+        };
+        let request = DeployRequest {
+            settings,
+            source,
+            platform: args.platform.clone(),
+            dry_run: args.dry_run,
+        };
+
+        let (sender, events) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let on_interrupt = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_interrupt.cancel();
+            }
+        });
+        let bars = std::io::stderr().is_terminal() && args.output.output == Output::Table;
+        let watcher = tokio::spawn(show_progress(events, bars));
+        let report = run::deploy(&clients, &request, &sender, &cancel).await;
+        drop(sender);
+        let _ = watcher.await;
+
+        if args.output.output == Output::Json {
+            print_json(&report)?;
+        } else {
+            let digest = report
+                .digest
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            let summary = match report.action {
+                DeployAction::Deployed => format!("deployed {digest}"),
+                DeployAction::RolledBack => format!("rolled back to {digest}"),
+                DeployAction::UpToDate => format!("up to date: the function already runs {digest}"),
+                DeployAction::Planned => "dry run: nothing was changed".to_owned(),
+                DeployAction::Failed => "failed: nothing was recorded".to_owned(),
+            };
+            println!("{summary}");
+        }
+        match report.error {
+            Some(error) => anyhow::bail!("deploy failed: {error}"),
+            None => Ok(()),
+        }
+    }
+
+    fn status_word(status: StepStatus) -> &'static str {
+        match status {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Prints the pipeline's events: one bar per step (and one for the push's bytes) on a
+    /// terminal, one line per change elsewhere, so logs of CI runs stay readable.
+    async fn show_progress(mut events: mpsc::UnboundedReceiver<Event>, bars: bool) {
+        let multi = MultiProgress::with_draw_target(if bars {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let step_style = ProgressStyle::with_template("{spinner} {prefix:>11} {wide_msg}")
+            .expect("a valid template");
+        let bytes_style =
+            ProgressStyle::with_template("  {prefix:>11} [{bar:30}] {bytes}/{total_bytes} {msg}")
+                .expect("a valid template")
+                .progress_chars("=> ");
+        let mut step_bars: HashMap<Step, ProgressBar> = HashMap::new();
+        let mut push_bar: Option<ProgressBar> = None;
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::Step {
+                    step,
+                    status,
+                    detail,
+                } => {
+                    let detail = sanitize_line(&detail);
+                    if !bars {
+                        eprintln!("[{}] {} {detail}", step.name(), status_word(status));
+                        continue;
+                    }
+                    let bar = step_bars.entry(step).or_insert_with(|| {
+                        let bar =
+                            multi.add(ProgressBar::new_spinner().with_style(step_style.clone()));
+                        bar.set_prefix(step.name());
+                        bar.enable_steady_tick(Duration::from_millis(120));
+                        bar
+                    });
+                    bar.set_message(format!("{} {detail}", status_word(status)));
+                    if status != StepStatus::Running {
+                        bar.finish();
+                        if let Some(bytes) = push_bar.take_if(|_| step == Step::Push) {
+                            bytes.finish_and_clear();
+                        }
+                    }
+                }
+                Event::Log { step, line } => {
+                    let line = sanitize_line(&line);
+                    if bars {
+                        multi.suspend(|| eprintln!("  {} | {line}", step.name()));
+                    } else {
+                        eprintln!("  {} | {line}", step.name());
+                    }
+                }
+                Event::Progress {
+                    step,
+                    label,
+                    current,
+                    total,
+                } => {
+                    if !bars {
+                        continue;
+                    }
+                    let bar = push_bar.get_or_insert_with(|| {
+                        let bar =
+                            multi.add(ProgressBar::new(total).with_style(bytes_style.clone()));
+                        bar.set_prefix(step.name());
+                        bar
+                    });
+                    bar.set_length(total);
+                    bar.set_position(current);
+                    bar.set_message(label);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct SandboxReport {
     running: bool,
@@ -488,6 +701,13 @@ async fn sandbox_command(command: SandboxCommand) -> anyhow::Result<()> {
                 );
             }
             println!("folder   {}", sandbox.dir().display());
+        }
+        SandboxCommand::Relay {
+            port,
+            moto_port,
+            registry_port,
+        } => {
+            sandbox::run_relay(port, moto_port, registry_port).await?;
         }
         SandboxCommand::Env => {
             let Health::Up(state) = sandbox.health().await? else {

@@ -17,6 +17,10 @@ pub const FILE_NAME: &str = "lambdactl.toml";
 /// The function the old Terraform created, used when nothing names another.
 pub const DEFAULT_FUNCTION: &str = "python-lambda";
 
+/// The build context and Dockerfile of the project layout lambdactl ships with.
+pub const DEFAULT_CONTEXT: &str = ".";
+pub const DEFAULT_DOCKERFILE: &str = "docker/Dockerfile";
+
 /// What `lambdactl.toml` may hold. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +33,14 @@ pub struct FileConfig {
     pub bucket: Option<String>,
     pub log_group: Option<String>,
     pub architecture: Option<String>,
+    /// The registry host to push to instead of the repository URI's host (the sandbox's).
+    pub registry: Option<String>,
+    /// The build context folder and the Dockerfile, relative to the current folder.
+    pub context: Option<PathBuf>,
+    pub dockerfile: Option<PathBuf>,
+    /// Build arguments, such as `BASE_IMAGE`.
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
     /// Key binding overrides: key name to action name, laid over the embedded defaults.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
@@ -58,6 +70,11 @@ pub struct CommandLine {
     pub bucket: Option<String>,
     pub log_group: Option<String>,
     pub architecture: Option<String>,
+    pub registry: Option<String>,
+    pub context: Option<PathBuf>,
+    pub dockerfile: Option<PathBuf>,
+    /// `KEY=VALUE` pairs; they replace the file's values of the same keys.
+    pub build_args: BTreeMap<String, String>,
 }
 
 /// The merged settings, before discovery.
@@ -72,6 +89,10 @@ pub struct Settings {
     pub bucket: Option<String>,
     pub log_group: Option<String>,
     pub architecture: Option<String>,
+    pub registry: Option<String>,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub build_args: BTreeMap<String, String>,
     pub keys: BTreeMap<String, String>,
     /// The file the settings were read from, for error messages and `status`.
     pub source_file: Option<PathBuf>,
@@ -110,6 +131,16 @@ impl Settings {
             bucket: cli.bucket.or(file.bucket),
             log_group: cli.log_group.or(file.log_group),
             architecture: cli.architecture.or(file.architecture),
+            registry: cli.registry.or(file.registry),
+            context: cli
+                .context
+                .or(file.context)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTEXT)),
+            dockerfile: cli
+                .dockerfile
+                .or(file.dockerfile)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DOCKERFILE)),
+            build_args: file.build_args.into_iter().chain(cli.build_args).collect(),
             keys: file.keys,
             source_file,
         }

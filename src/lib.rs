@@ -6,7 +6,10 @@ pub mod ui;
 
 pub mod app;
 
+pub mod pipeline;
+
 pub mod aws;
+pub mod docker;
 
 pub mod config;
 pub mod model;

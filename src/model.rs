@@ -184,6 +184,26 @@ pub struct LogEvent {
     pub event_id: Option<String>,
 }
 
+/// Login for the registry behind ECR, from a fresh authorization token. The password is a
+/// secret: it is never printed, logged or written anywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: String,
+    /// The registry host, without scheme, e.g. `111122223333.dkr.ecr.eu-west-1.amazonaws.com`.
+    pub server: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
 /// Sorts images newest push first; the listing order breaks ties so later pushes stay on top.
 pub fn sort_images_newest_first(images: &mut [ImageInfo]) {
     images.reverse();

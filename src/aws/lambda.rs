@@ -67,3 +67,25 @@ fn function_info(name: &str, output: &GetFunctionOutput) -> FunctionInfo {
         memory_mb: config.memory_size(),
     }
 }
+
+impl AwsClients {
+    /// Points the function at an image, guarded by the revision the caller read: if anyone
+    /// changed the function since, Lambda refuses instead of overwriting their change.
+    pub async fn update_function_image(
+        &self,
+        name: &str,
+        image_uri: &str,
+        revision_id: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let doing = format!("updating the code of function {name}");
+        self.lambda
+            .update_function_code()
+            .function_name(name)
+            .image_uri(image_uri)
+            .set_revision_id(revision_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|error| sdk_error(doing, &error))?;
+        Ok(())
+    }
+}

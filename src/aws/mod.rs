@@ -13,7 +13,9 @@ use aws_sdk_lambda::config::ProvideCredentials;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::RequestId;
 
+pub use ecr::{ImageId, decode_token};
 pub use logs::EventQuery;
+pub use s3::DIGEST_KEY;
 
 /// An AWS call that failed, with enough to act on: what lambdactl was doing, and the service's
 /// own code, message and request id when the service answered.
@@ -33,6 +35,18 @@ impl AwsError {
             message: message.into(),
             request_id: None,
         }
+    }
+
+    /// Whether the service refused because the resource is being changed (HTTP 409).
+    pub fn is_conflict(&self) -> bool {
+        self.code.as_deref() == Some("ResourceConflictException")
+    }
+
+    /// Whether the service asked to slow down.
+    pub fn is_throttling(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|code| code.contains("Throttling") || code == "TooManyRequestsException")
     }
 
     /// Whether the service said the named thing does not exist.

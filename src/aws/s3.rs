@@ -74,3 +74,26 @@ impl AwsClients {
         })
     }
 }
+
+impl AwsClients {
+    /// Writes one small text object.
+    pub async fn put_text(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: String,
+        content_type: &str,
+    ) -> Result<(), AwsError> {
+        let doing = format!("writing s3://{bucket}/{key}");
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .map_err(|error| sdk_error(doing, &error))?;
+        Ok(())
+    }
+}

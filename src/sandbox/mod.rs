@@ -4,7 +4,10 @@
 //! This is the lowest layer: it talks to the stand-ins with the SDK directly and imports nothing
 //! else from lambdactl.
 
+mod loopback;
 mod moto;
+mod process;
+mod registry;
 mod seed;
 
 use std::fmt::Write as _;
@@ -57,6 +60,30 @@ pub struct SandboxState {
     /// Set once seeding finished; a sandbox that was started but not seeded says so.
     #[serde(default)]
     pub seeded: bool,
+    /// The container registry and its relay, when a registry program is installed.
+    #[serde(default)]
+    pub registry: Option<RegistryState>,
+}
+
+/// The sandbox's registry and the relay that registers its pushes in the emulated ECR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryState {
+    pub registry_pid: u32,
+    pub registry_port: u16,
+    pub relay_pid: u32,
+    pub relay_port: u16,
+}
+
+impl RegistryState {
+    /// The registry's host, as an image name starts with it.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.registry_port)
+    }
+
+    fn is_running(&self) -> bool {
+        process::is_running(self.registry_pid, registry::REGISTRY_MARKER)
+            && process::is_running(self.relay_pid, registry::RELAY_MARKER)
+    }
 }
 
 impl SandboxState {
@@ -67,20 +94,34 @@ impl SandboxState {
 
     /// The `export` lines that point the AWS CLI and lambdactl at this sandbox.
     pub fn env_lines(&self) -> String {
-        let endpoint = self.endpoint();
-        [
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("AWS_REGION", REGION),
-            ("AWS_DEFAULT_REGION", REGION),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
-        ]
-        .iter()
-        .fold(String::new(), |mut lines, (name, value)| {
-            let _ = writeln!(lines, "export {name}={value}");
-            lines
-        })
+        let mut variables = vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_DEFAULT_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
+        ];
+        if let Some(registry) = &self.registry {
+            variables.push(("LAMBDACTL_REGISTRY", registry.address()));
+        }
+        variables
+            .iter()
+            .fold(String::new(), |mut lines, (name, value)| {
+                let _ = writeln!(lines, "export {name}={value}");
+                lines
+            })
     }
+}
+
+fn stop_registry(registry: &RegistryState) -> Result<(), SandboxError> {
+    process::stop(registry.registry_pid, registry::REGISTRY_MARKER)?;
+    process::stop(registry.relay_pid, registry::RELAY_MARKER)
+}
+
+/// Runs the relay from the registry to the emulated ECR until it is stopped; `sandbox up`
+/// starts it as a process of its own.
+pub async fn run_relay(port: u16, moto_port: u16, registry_port: u16) -> Result<(), SandboxError> {
+    registry::relay(port, moto_port, registry_port).await
 }
 
 /// Options for `sandbox up`.
@@ -174,7 +215,7 @@ impl Sandbox {
         let Some(state) = self.state()? else {
             return Ok(Health::Down);
         };
-        if !moto::is_running(state.moto_pid) || !moto::answers(state.port).await {
+        if !process::is_running(state.moto_pid, "moto") || !moto::answers(state.port).await {
             return Ok(Health::Down);
         }
         Ok(if state.seeded {
@@ -196,14 +237,23 @@ impl Sandbox {
         let _lock = self.lock()?;
 
         let mut state = match self.health().await? {
-            Health::Up(state) => {
+            Health::Up(state)
+                if state
+                    .registry
+                    .as_ref()
+                    .is_some_and(RegistryState::is_running) =>
+            {
                 progress(&format!("sandbox already up at {}", state.endpoint()));
                 return Ok(state);
+            }
+            Health::Up(state) => {
+                progress(&format!("sandbox already up at {}", state.endpoint()));
+                state
             }
             Health::Unseeded(state) => state,
             Health::Down => {
                 let server = moto::ensure_installed(&self.cache_dir(), progress).await?;
-                let port = options.port.map_or_else(moto::free_port, Ok)?;
+                let port = options.port.map_or_else(process::free_port, Ok)?;
                 progress(&format!(
                     "starting the AWS stand-in (moto) on 127.0.0.1:{port}"
                 ));
@@ -213,6 +263,7 @@ impl Sandbox {
                     port,
                     bucket: seed::new_bucket_name(),
                     seeded: false,
+                    registry: None,
                 };
                 // Recorded at once so `down` can stop the process even if seeding fails.
                 self.write_state(&state)?;
@@ -222,12 +273,58 @@ impl Sandbox {
             }
         };
 
-        progress("seeding IAM, ECR, S3, CloudWatch Logs and Lambda");
-        let summary = seed::seed(&state, progress).await?;
-        progress(&summary.to_string());
-        state.seeded = true;
-        self.write_state(&state)?;
+        if !state.seeded {
+            progress("seeding IAM, ECR, S3, CloudWatch Logs and Lambda");
+            let summary = seed::seed(&state, progress).await?;
+            progress(&summary.to_string());
+            state.seeded = true;
+            self.write_state(&state)?;
+        }
+        self.ensure_registry(&mut state, progress).await?;
         Ok(state)
+    }
+
+    /// Starts the registry and its relay when a registry program is installed and they do not
+    /// run yet. Without one, the sandbox still serves every pane; only pushes need it.
+    async fn ensure_registry(
+        &self,
+        state: &mut SandboxState,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), SandboxError> {
+        if state
+            .registry
+            .as_ref()
+            .is_some_and(RegistryState::is_running)
+        {
+            return Ok(());
+        }
+        if let Some(stale) = state.registry.take() {
+            stop_registry(&stale)?;
+        }
+        let Some(program) = registry::registry_program() else {
+            progress(
+                "no container registry: install docker-registry (Debian) to deploy into the sandbox",
+            );
+            self.write_state(state)?;
+            return Ok(());
+        };
+        progress("starting the container registry and its relay to ECR");
+        let started = match registry::start(&self.dir, state.port, &program).await {
+            Ok(started) => started,
+            Err(error) => {
+                self.write_state(state)?;
+                return Err(error);
+            }
+        };
+        state.registry = Some(RegistryState {
+            registry_pid: started.registry_pid,
+            registry_port: started.registry_port,
+            relay_pid: started.relay_pid,
+            relay_port: started.relay_port,
+        });
+        self.write_state(state)?;
+        progress(&format!("registry on 127.0.0.1:{}", started.registry_port));
+        Ok(())
     }
 
     /// Stops the processes `up` started (and only those), then forgets them.
@@ -236,7 +333,10 @@ impl Sandbox {
         let Some(state) = self.state()? else {
             return Ok(false);
         };
-        moto::stop(state.moto_pid)?;
+        if let Some(registry) = &state.registry {
+            stop_registry(registry)?;
+        }
+        process::stop(state.moto_pid, "moto")?;
         std::fs::remove_file(self.state_path()).map_err(SandboxError::io(format!(
             "removing {}",
             self.state_path().display()

@@ -4,14 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
 use tokio::io::AsyncBufReadExt;
 
-use super::SandboxError;
+use super::process::{is_running, spawn_detached};
+use super::{SandboxError, loopback};
 
 /// The package pip installs when moto is missing.
 const MOTO_PACKAGE: &str = "moto[server]";
@@ -119,81 +115,20 @@ async fn run_streaming(
     )))
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> Result<u16, SandboxError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(SandboxError::io("finding a free port on 127.0.0.1"))
-}
-
-/// Starts moto in its own process group, so a Ctrl-C in the console does not stop it.
+/// Starts moto on `port`, logging to `log_path`.
 pub fn start(server: &Path, port: u16, log_path: &Path) -> Result<u32, SandboxError> {
-    use std::os::unix::process::CommandExt;
-
-    let doing = format!("starting {}", server.display());
-    let log = std::fs::File::create(log_path)
-        .map_err(SandboxError::io(format!("creating {}", log_path.display())))?;
-    let log_err = log.try_clone().map_err(SandboxError::io(doing.clone()))?;
-    let child = std::process::Command::new(server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        // Function images are checked against the emulated ECR, so the function's code hash
-        // is the image digest, as in AWS, rather than a hash of the URI text.
-        .env("MOTO_LAMBDA_STUB_ECR", "false")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .map_err(SandboxError::io(doing))?;
-    Ok(child.id())
-}
-
-/// Whether `pid` is still a moto process; a recycled pid of another program does not count.
-pub fn is_running(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return false;
-    };
-    if kill(Pid::from_raw(raw), None).is_err() {
-        return false;
-    }
-    // Without /proc the signal check is all there is.
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    // The state letter follows the command name in parentheses; `Z` is a dead child not yet
-    // reaped, which is no server.
-    let zombie = stat
-        .rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z'));
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    // The command line reads empty for a moment while a launcher script execs the server.
-    !zombie && (cmdline.is_empty() || String::from_utf8_lossy(&cmdline).contains("moto"))
-}
-
-/// Stops the process group `start` created, politely first.
-pub fn stop(pid: u32) -> Result<(), SandboxError> {
-    if !is_running(pid) {
-        return Ok(());
-    }
-    let group = Pid::from_raw(i32::try_from(pid).expect("a running pid fits in i32"));
-    let _ = killpg(group, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while is_running(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if is_running(pid) {
-        killpg(group, Signal::SIGKILL).map_err(|errno| SandboxError::Io {
-            doing: format!("stopping moto (pid {pid})"),
-            source: errno.into(),
-        })?;
-    }
-    Ok(())
+    let port = port.to_string();
+    // Function images are checked against the emulated ECR, so the function's code hash is the
+    // image digest, as in AWS, rather than a hash of the URI text.
+    let env = [("MOTO_LAMBDA_STUB_ECR", "false")];
+    spawn_detached(server, &["-H", "127.0.0.1", "-p", &port], &env, log_path)
 }
 
 /// Whether the server on `port` answers HTTP at all.
 pub async fn answers(port: u16) -> bool {
-    request(port, "GET", "/moto-api/", None).await.is_ok()
+    loopback::request(port, "GET", "/moto-api/", &[], None)
+        .await
+        .is_ok()
 }
 
 /// Waits until moto answers, failing early when the process dies.
@@ -203,7 +138,7 @@ pub async fn wait_until_ready(pid: u32, port: u16, limit: Duration) -> Result<()
         if answers(port).await {
             return Ok(());
         }
-        if !is_running(pid) {
+        if !is_running(pid, "moto") {
             return Err(SandboxError::Setup(format!(
                 "starting moto on port {port}: the process exited; see moto.log in the sandbox \
                  folder (is the port taken?)"
@@ -221,42 +156,12 @@ pub async fn wait_until_ready(pid: u32, port: u16, limit: Duration) -> Result<()
 /// function is created.
 pub async fn configure(port: u16) -> Result<(), SandboxError> {
     let body = serde_json::json!({ "lambda": { "use_docker": false } }).to_string();
-    let status = request(port, "POST", "/moto-api/config", Some(body)).await?;
+    let (status, _) = loopback::request(port, "POST", "/moto-api/config", &[], Some(body)).await?;
     if status < 300 {
         Ok(())
     } else {
         Err(SandboxError::Setup(format!(
             "configuring moto: HTTP {status}"
         )))
-    }
-}
-
-async fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<String>,
-) -> Result<u16, SandboxError> {
-    let doing = format!("calling moto: {method} {path}");
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
-        .map_err(|error| SandboxError::Setup(format!("{doing}: {error}")))?;
-    let call = async {
-        let response = client.request(request).await?;
-        let status = response.status().as_u16();
-        // The body is drained so the connection closes cleanly.
-        let _ = response.into_body().collect().await;
-        Ok::<_, hyper_util::client::legacy::Error>(status)
-    };
-    match tokio::time::timeout(Duration::from_secs(5), call).await {
-        Ok(Ok(status)) => Ok(status),
-        Ok(Err(error)) => Err(SandboxError::Setup(format!("{doing}: {error}"))),
-        Err(_) => Err(SandboxError::Setup(format!(
-            "{doing}: no answer within 5 s"
-        ))),
     }
 }
