@@ -24,13 +24,11 @@ fn docker_ready() -> bool {
     let base = Command::new("docker")
         .args(["image", "inspect", BASE_IMAGE])
         .output();
-    let wheels = std::fs::read_dir(repo().join("function/wheels"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.path().extension().is_some_and(|x| x == "whl"))
-        })
-        .unwrap_or(false);
+    let wheels = std::fs::read_dir(repo().join("function/wheels")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "whl"))
+    });
     let ready = base.is_ok_and(|output| output.status.success()) && wheels;
     assert!(
         ready || std::env::var("CI").as_deref() != Ok("true"),
@@ -137,7 +135,7 @@ fn step<'a>(report: &'a Value, name: &str) -> &'a str {
 #[derive(Debug, PartialEq)]
 struct Recorded {
     deployed: Value,
-    recorded: Value,
+    digest_file: Value,
     history: Vec<String>,
 }
 
@@ -155,7 +153,7 @@ fn recorded(sandbox: &TestSandbox) -> Recorded {
     history.sort();
     Recorded {
         deployed: status["deployed_digest"].clone(),
-        recorded: status["recorded_digest"].clone(),
+        digest_file: status["recorded_digest"].clone(),
         history,
     }
 }
