@@ -224,6 +224,17 @@ async fn connect(
         endpoint_url: settings.endpoint_url.clone(),
         static_keys,
     };
+    let endpoint = connection
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    if let Some(endpoint) =
+        endpoint.filter(|e| !e.starts_with("http://") && !e.starts_with("https://"))
+    {
+        bail!(
+            "the endpoint {endpoint:?} is not a URL: write it with its scheme, e.g. http://127.0.0.1:4566"
+        );
+    }
     let clients = AwsClients::connect(&connection).await;
     clients
         .check_credentials(settings.profile.as_deref())
@@ -232,7 +243,13 @@ async fn connect(
 }
 
 async fn open_console(settings: Settings, clients: AwsClients) -> anyhow::Result<()> {
-    let keymap = ui::keymap::Keymap::with_overrides(&settings.keys)?;
+    let keymap = ui::keymap::Keymap::with_overrides(&settings.keys).map_err(|error| {
+        let file = settings
+            .source_file
+            .as_ref()
+            .map_or_else(String::new, |path| format!("{}: ", path.display()));
+        anyhow::anyhow!("{file}[keys]: {error}")
+    })?;
     let app = App::new(
         settings,
         clients.region().map(str::to_owned),
@@ -259,7 +276,12 @@ async fn demo(command_line: CommandLine) -> anyhow::Result<()> {
         sandbox::SECRET_ACCESS_KEY.to_owned(),
     );
     let clients = connect(&settings, Some(keys)).await?;
-    open_console(settings, clients).await
+    open_console(settings, clients).await?;
+    eprintln!(
+        "the sandbox keeps running at {}; `lambdactl sandbox down` stops it",
+        state.endpoint()
+    );
+    Ok(())
 }
 
 fn print_progress(line: &str) {
@@ -729,7 +751,10 @@ fn plain_table(header: &[&str]) -> Table {
 }
 
 fn print_table(table: &Table) -> anyhow::Result<()> {
-    writeln!(std::io::stdout().lock(), "{table}")?;
+    let mut out = std::io::stdout().lock();
+    for line in table.lines() {
+        writeln!(out, "{}", line.trim_end())?;
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_lambda::config::ProvideCredentials;
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::RequestId;
 
 pub use ecr::{ImageId, decode_token};
@@ -95,11 +95,44 @@ where
                 request_id,
             }
         }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError {
+            request_id,
+            ..AwsError::new(
+                doing,
+                format!(
+                    "{}; check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL); \
+                     for the sandbox: lambdactl sandbox up, then eval \"$(lambdactl sandbox env)\"",
+                    cause_chain(error)
+                ),
+            )
+        },
         _ => AwsError {
             request_id,
-            ..AwsError::new(doing, DisplayErrorContext(error).to_string())
+            ..AwsError::new(doing, cause_chain(error))
         },
     }
+}
+
+/// The messages of an error and its causes, joined, without the SDK's debug dump. A cause
+/// whose text an earlier one already holds is left out; an overlong chain keeps its first and
+/// last links, which name what failed and why.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(link) = current {
+        let text = link.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = link.source();
+    }
+    if parts.len() > 3 && parts.iter().map(String::len).sum::<usize>() > 240 {
+        let last = parts.pop().unwrap_or_default();
+        parts.truncate(1);
+        parts.push("…".to_owned());
+        parts.push(last);
+    }
+    parts.join(": ")
 }
 
 /// Where the SDK should connect: `None` fields leave the decision to the standard AWS chain
@@ -192,12 +225,26 @@ impl AwsClients {
         match resolved.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => {
+                let profile = profile
+                    .map(str::to_owned)
+                    .or_else(|| std::env::var("AWS_PROFILE").ok());
                 let login = profile.map_or_else(
-                    || "set AWS_PROFILE or run `aws configure`".to_owned(),
-                    |name| format!("run `aws sso login --profile {name}` if it is an SSO profile"),
+                    || {
+                        "no credentials were found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and \
+                         AWS_SECRET_ACCESS_KEY), or run `aws configure`"
+                            .to_owned()
+                    },
+                    |name| {
+                        format!(
+                            "profile {name} gave no credentials: run `aws sso login --profile \
+                             {name}` for an SSO profile, or `aws configure --profile {name}`"
+                        )
+                    },
                 );
-                let cause = DisplayErrorContext(&error);
-                Err(AwsError::new(doing, format!("{cause}; {login}")))
+                Err(AwsError::new(
+                    doing,
+                    format!("{login} ({})", cause_chain(&error)),
+                ))
             }
             Err(_) => Err(AwsError::new(doing, "timed out after 20 s")),
         }

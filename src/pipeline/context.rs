@@ -15,19 +15,19 @@ const OUTSIDE_DOCKERFILE_NAME: &str = ".lambdactl.Dockerfile";
 /// A problem with the build inputs.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    #[error("reading the build context: {path}: {source}")]
+    #[error("reading the build context: {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("reading .dockerignore: line {line}: {message}")]
     Pattern { line: usize, message: String },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ContextError + '_ {
-    move |source| ContextError::Io {
+    move |cause| ContextError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -187,7 +187,7 @@ impl BuildContext {
                 let path = error.path().unwrap_or(&root).to_owned();
                 ContextError::Io {
                     path,
-                    source: error.into(),
+                    cause: error.into(),
                 }
             })?;
             if !entry.file_type().is_file() {

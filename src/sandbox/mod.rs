@@ -33,10 +33,10 @@ pub const DIR_VARIABLE: &str = "LAMBDACTL_SANDBOX_DIR";
 /// A sandbox failure, said as what was being done and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("{doing}: {source}")]
+    #[error("{doing}: {cause}")]
     Io {
         doing: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0}")]
     Setup(String),
@@ -47,7 +47,7 @@ pub enum SandboxError {
 impl SandboxError {
     fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let doing = doing.into();
-        move |source| Self::Io { doing, source }
+        move |cause| Self::Io { doing, cause }
     }
 }
 
@@ -253,7 +253,12 @@ impl Sandbox {
             Health::Unseeded(state) => state,
             Health::Down => {
                 let server = moto::ensure_installed(&self.cache_dir(), progress).await?;
-                let port = options.port.map_or_else(process::free_port, Ok)?;
+                let port = match options.port.or_else(|| self.last_port()) {
+                    Some(port) => port,
+                    None => process::free_port()?,
+                };
+                // The same port next time keeps shells that ran `sandbox env` working.
+                let _ = std::fs::write(self.dir.join("last-port"), port.to_string());
                 progress(&format!(
                     "starting the AWS stand-in (moto) on 127.0.0.1:{port}"
                 ));
@@ -342,6 +347,15 @@ impl Sandbox {
             self.state_path().display()
         )))?;
         Ok(true)
+    }
+
+    /// The port the last sandbox in this folder used, if it is free again.
+    fn last_port(&self) -> Option<u16> {
+        let text = std::fs::read_to_string(self.dir.join("last-port")).ok()?;
+        let port = text.trim().parse().ok()?;
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .ok()
+            .map(|_| port)
     }
 
     fn lock(&self) -> Result<File, SandboxError> {

@@ -55,7 +55,7 @@ pub fn stop(pid: u32, marker: &str) -> Result<(), SandboxError> {
     if is_running(pid, marker) {
         killpg(group, Signal::SIGKILL).map_err(|errno| SandboxError::Io {
             doing: format!("stopping {marker} (pid {pid})"),
-            source: errno.into(),
+            cause: errno.into(),
         })?;
     }
     Ok(())

@@ -15,7 +15,10 @@ const DEFAULTS: &str = include_str!("../../assets/keymap.toml");
 pub enum KeymapError {
     #[error("key binding {key:?}: {message}")]
     Key { key: String, message: String },
-    #[error("key binding {key:?}: unknown action {action:?}; see `?` in the console for the list")]
+    #[error(
+        "key binding {key:?}: unknown action {action:?}; the actions are {}",
+        action_names()
+    )]
     Action { key: String, action: String },
 }
 
@@ -53,6 +56,15 @@ impl Keymap {
         None
     }
 
+    /// The shortest key bound to an action, for the footer's hints.
+    pub fn key_for(&self, action: &Action) -> Option<String> {
+        self.bindings
+            .iter()
+            .filter(|(_, bound)| *bound == action)
+            .map(|(key, _)| key.to_string())
+            .min_by_key(String::len)
+    }
+
     /// Every key bound to each action, in a stable order, for the help overlay and README.
     pub fn keys_by_action(&self) -> Vec<(Action, Vec<String>)> {
         let mut grouped: Vec<(Action, Vec<String>)> = Vec::new();
@@ -65,6 +77,14 @@ impl Keymap {
         grouped.sort_by_key(|(action, _)| super::theme::action_order(action));
         grouped
     }
+}
+
+fn action_names() -> String {
+    let names: Vec<String> = super::theme::BINDABLE_ACTIONS
+        .iter()
+        .map(|action| format!("{action:?}"))
+        .collect();
+    names.join(", ")
 }
 
 fn parse_key(key: &str) -> Result<KeyCombination, KeymapError> {

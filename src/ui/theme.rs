@@ -96,18 +96,6 @@ pub fn pane_title(pane: PaneId) -> &'static str {
     }
 }
 
-/// The footer's key hints for the focused pane.
-pub fn pane_hints(pane: PaneId) -> &'static str {
-    match pane {
-        PaneId::Images | PaneId::Objects => {
-            "j/k move  PgUp/PgDn page  g/G top/bottom  Tab next pane  r refresh  ? help  q quit"
-        }
-        PaneId::Logs => {
-            "j/k move  Enter events  Esc streams  PgUp/PgDn page  Tab next pane  r refresh  ? help  q quit"
-        }
-    }
-}
-
 /// What an action does, for the help overlay.
 pub fn action_description(action: &Action) -> &'static str {
     match action {
@@ -131,28 +119,30 @@ pub fn action_description(action: &Action) -> &'static str {
     }
 }
 
+/// The actions a key can be bound to, in the order the help overlay lists them.
+pub const BINDABLE_ACTIONS: [Action; 16] = [
+    Action::FocusImages,
+    Action::FocusObjects,
+    Action::FocusLogs,
+    Action::FocusNext,
+    Action::FocusPrevious,
+    Action::Up,
+    Action::Down,
+    Action::PageUp,
+    Action::PageDown,
+    Action::Top,
+    Action::Bottom,
+    Action::Enter,
+    Action::Back,
+    Action::Refresh,
+    Action::ToggleHelp,
+    Action::Quit,
+];
+
 /// The order actions are listed in the help overlay.
 pub fn action_order(action: &Action) -> usize {
-    const ORDER: [Action; 16] = [
-        Action::FocusImages,
-        Action::FocusObjects,
-        Action::FocusLogs,
-        Action::FocusNext,
-        Action::FocusPrevious,
-        Action::Up,
-        Action::Down,
-        Action::PageUp,
-        Action::PageDown,
-        Action::Top,
-        Action::Bottom,
-        Action::Enter,
-        Action::Back,
-        Action::Refresh,
-        Action::ToggleHelp,
-        Action::Quit,
-    ];
-    ORDER
+    BINDABLE_ACTIONS
         .iter()
         .position(|known| known == action)
-        .unwrap_or(ORDER.len())
+        .unwrap_or(BINDABLE_ACTIONS.len())
 }

@@ -45,8 +45,14 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         .width()
         .div_ceil(usize::from(area.width))
         .clamp(1, 3);
+    // The header wraps in a narrow terminal rather than losing the recorded digest's verdict.
+    let header_text = Paragraph::new(header_lines(app, theme)).wrap(Wrap { trim: false });
+    let header_rows = header_text.line_count(area.width.saturating_sub(2));
+    let header_height = u16::try_from(header_rows)
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
     let [header, body, status, hints] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(header_height.min(8)),
         Constraint::Min(0),
         Constraint::Length(u16::try_from(status_height).unwrap_or(1)),
         Constraint::Length(1),
@@ -59,7 +65,13 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
     let [streams, events] =
         Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(logs);
 
-    draw_header(frame, header, app, theme);
+    let header_block = Block::bordered()
+        .title(Span::styled(
+            format!(" {} ", theme::APP_NAME),
+            theme.title(),
+        ))
+        .border_style(theme.dim());
+    frame.render_widget(header_text.block(header_block), header);
     draw_images(frame, images, app, theme, &mut view.images);
     draw_objects(frame, objects, app, theme, &mut view.objects);
     draw_streams(frame, streams, app, theme, &mut view.streams);
@@ -69,12 +81,34 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         status,
     );
     frame.render_widget(
-        Paragraph::new(theme::pane_hints(app.focus)).style(theme.dim()),
+        Paragraph::new(key_hints(app, keymap)).style(theme.dim()),
         hints,
     );
     if app.show_help {
         draw_help(frame, area, keymap, theme);
     }
+}
+
+/// The footer: the keys of the focused pane, as the keymap binds them.
+fn key_hints(app: &App, keymap: &Keymap) -> String {
+    use crate::app::Action;
+
+    let key = |action: Action| keymap.key_for(&action).unwrap_or_else(|| "-".to_owned());
+    let mut hints = vec![
+        format!("{}/{} move", key(Action::Down), key(Action::Up)),
+        format!("{}/{} page", key(Action::PageDown), key(Action::PageUp)),
+    ];
+    if app.focus == PaneId::Logs {
+        hints.push(format!("{} events", key(Action::Enter)));
+        hints.push(format!("{} streams", key(Action::Back)));
+    }
+    hints.extend([
+        format!("{} next pane", key(Action::FocusNext)),
+        format!("{} refresh", key(Action::Refresh)),
+        format!("{} help", key(Action::ToggleHelp)),
+        format!("{} quit", key(Action::Quit)),
+    ]);
+    hints.join("  ")
 }
 
 fn spinner(app: &App) -> &'static str {
@@ -100,7 +134,8 @@ fn size(bytes: Option<i64>) -> String {
         )
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+/// The header's two lines: where the function is and how it stands, then its digests.
+fn header_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let function = app.function.data.as_ref();
     let label = |text: &'static str| Span::styled(text, theme.header_label());
     let value = |text: String| Span::styled(text, theme.value());
@@ -149,10 +184,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         (Some(recorded), Some(deployed)) if recorded == deployed => {
             Span::styled("same as deployed", theme.good())
         }
-        (Some(recorded), _) => Span::styled(
-            format!("{} (differs from deployed)", recorded.short()),
-            theme.warning(),
-        ),
+        (Some(recorded), _) => {
+            Span::styled(format!("DIFFERS: {}", recorded.short()), theme.warning())
+        }
         (None, _) if app.recorded.loading => Span::raw(theme::LOADING),
         (None, _) if app.recorded.data.is_some() => {
             Span::styled("nothing recorded", theme.warning())
@@ -162,16 +196,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     if app.function.loading {
         second.push(Span::raw(format!("   {} {}", spinner(app), theme::LOADING)));
     }
-    let block = Block::bordered()
-        .title(Span::styled(
-            format!(" {} ", theme::APP_NAME),
-            theme.title(),
-        ))
-        .border_style(theme.dim());
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]).block(block),
-        area,
-    );
+    vec![Line::from(first), Line::from(second)]
 }
 
 fn pane_block(title: &str, focused: bool, theme: Theme) -> Block<'static> {
@@ -265,6 +290,8 @@ fn draw_images(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
     );
     let deployed = app.deployed_digest();
     let recorded = app.recorded_digest();
+    // In a narrow pane the digest, tags and marks matter most; time and size give way.
+    let wide = area.width >= 63;
     let rows = images
         .iter()
         .map(|image| {
@@ -280,23 +307,32 @@ fn draw_images(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
             } else {
                 theme.good()
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(image.digest.short().to_owned()),
                 Cell::from(sanitize_line(&image.tags.join(","))),
                 Cell::from(time(image.pushed_at)),
                 Cell::from(size(image.size_bytes)),
                 Cell::from(Span::styled(marks.join(", "), mark_style)),
-            ])
+            ];
+            if !wide {
+                cells.drain(2..4);
+            }
+            Row::new(cells)
         })
         .collect();
-    let widths = vec![
+    let mut widths = vec![
         Constraint::Length(12),
         Constraint::Min(6),
         Constraint::Length(11),
         Constraint::Length(SIZE_WIDTH),
         Constraint::Length(18),
     ];
-    let header = header_row(&["SHA256", "TAGS", "PUSHED", "SIZE", "STATE"]);
+    let mut names = vec!["SHA256", "TAGS", "PUSHED", "SIZE", "STATE"];
+    if !wide {
+        widths.drain(2..4);
+        names.drain(2..4);
+    }
+    let header = header_row(&names);
     let block = pane_block(&title, app.focus == PaneId::Images, theme);
     draw_table(
         frame,
@@ -630,6 +666,32 @@ mod tests {
             request_id: Some("0f1e2d3c".into()),
         })));
         insta::assert_snapshot!(render(&app, 120, 40).backend());
+    }
+
+    #[test]
+    fn an_ssh_sized_terminal_keeps_digests_and_marks() {
+        let mut app = loaded_app();
+        app.update(Action::RecordedLoaded(Ok(Some(digest("a1")))));
+        let text = format!("{}", render(&app, 80, 24).backend());
+        assert!(text.contains("DIFFERS: a1a1a1a1a1a1"), "{text}");
+        assert!(text.contains("deployed"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn the_footer_names_the_keys_the_user_bound() {
+        let keymap = Keymap::with_overrides(&BTreeMap::from([
+            ("x".to_owned(), "Quit".to_owned()),
+            ("q".to_owned(), "Refresh".to_owned()),
+        ]))
+        .unwrap();
+        let hints = key_hints(&loaded_app(), &keymap);
+        assert!(hints.contains("x quit"), "{hints}");
+        assert!(
+            hints.contains("q refresh") || hints.contains("r refresh"),
+            "{hints}"
+        );
+        assert!(!hints.contains("q quit"), "{hints}");
     }
 
     #[test]
