@@ -632,6 +632,8 @@ mod deploy {
                         eprintln!("  {} | {line}", step.name());
                     }
                 }
+                // Only the console asks for approval; the CLI's deploy is approved by being run.
+                Event::AwaitingApproval { .. } => {}
                 Event::Progress {
                     step,
                     label,

@@ -235,3 +235,49 @@ fn a_missing_function_is_an_error_line_and_the_console_keeps_running() {
     tmux.keys(&["q"]);
     tmux.wait_for(&["exited with 0"]);
 }
+
+#[test]
+fn rollback_from_the_images_pane_asks_then_deploys_and_records() {
+    let Some(sandbox) = needs_everything() else {
+        return;
+    };
+    let images = sandbox.json(&["images", "--output", "json"]);
+    let target = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|image| image["deployed"] == false)
+        .expect("an image the function does not run")["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let tmux = Tmux::start(
+        &sandbox,
+        "rollback",
+        &console_command(&sandbox.folder().join("pid")),
+    );
+    tmux.wait_for(&["same as deployed", "python-lambda-repo"]);
+    // Walk down the Images pane to the target's row.
+    tmux.keys(&["1", "g"]);
+    for _ in 0..images.as_array().unwrap().len() {
+        let screen = tmux.screen();
+        let selected = screen
+            .lines()
+            .find(|line| line.contains("> ") && line.contains(&target[7..19]));
+        if selected.is_some() {
+            break;
+        }
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Roll back python-lambda?", &target]);
+    tmux.keys(&["y"]);
+    tmux.wait_for(&[&format!("rolled back {target}")]);
+
+    let status = sandbox.json(&["status", "--output", "json"]);
+    assert_eq!(status["deployed_digest"], target.as_str());
+    assert_eq!(status["recorded_digest"], target.as_str());
+    tmux.keys(&["Escape", "q"]);
+    tmux.wait_for(&["exited with 0"]);
+}

@@ -2,6 +2,7 @@
 //! [`App::update`], which may ask for background work as [`Command`]s. Nothing here draws or
 //! waits on I/O, so every state change can be tested without a terminal or a network.
 
+pub mod deploy;
 pub mod tasks;
 
 use serde::Deserialize;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use crate::aws::AwsError;
 use crate::config::{Settings, Targets};
 use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
+use crate::pipeline::run::{DeployRequest, Source};
 
 /// How many rows PageUp and PageDown move.
 pub const PAGE: usize = 10;
@@ -22,7 +24,7 @@ pub const EVENT_LIMIT: i32 = 500;
     clippy::large_enum_variant,
     reason = "a few actions a second pass through the channel; boxing would buy nothing"
 )]
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub enum Action {
     Quit,
     Refresh,
@@ -40,8 +42,15 @@ pub enum Action {
     Bottom,
     /// Go into the selected item: in the Logs pane, from the streams to their events.
     Enter,
-    /// Come back out: close the help, or return from events to streams.
+    /// Come back out: close the help or a dialog, cancel a running deploy, close a finished
+    /// one, or return from events to streams.
     Back,
+    /// Build and deploy from source; the update waits for a confirmation.
+    Deploy,
+    /// Answer yes in a dialog.
+    Confirm,
+    /// Answer no in a dialog.
+    Decline,
     /// Advances the loading spinners.
     #[serde(skip)]
     Tick,
@@ -56,6 +65,10 @@ pub enum Action {
     #[serde(skip)]
     StreamsLoaded(Result<Vec<LogStreamInfo>, AwsError>),
     #[serde(skip)]
+    DeployProgress(crate::pipeline::run::Event),
+    #[serde(skip)]
+    DeployFinished(crate::pipeline::run::DeployReport),
+    #[serde(skip)]
     EventsLoaded {
         stream: String,
         result: Result<Vec<LogEvent>, AwsError>,
@@ -64,14 +77,38 @@ pub enum Action {
 
 /// Background work the reducer asks for. Running a command again for the same data replaces
 /// the one in flight.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "commands are few and short-lived; a deploy request is the one large one"
+)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    LoadFunction { name: String },
-    LoadImages { repository: String },
-    LoadRecorded { bucket: String },
-    LoadObjects { bucket: String },
-    LoadStreams { log_group: String },
-    LoadEvents { log_group: String, stream: String },
+    LoadFunction {
+        name: String,
+    },
+    LoadImages {
+        repository: String,
+    },
+    LoadRecorded {
+        bucket: String,
+    },
+    LoadObjects {
+        bucket: String,
+    },
+    LoadStreams {
+        log_group: String,
+    },
+    LoadEvents {
+        log_group: String,
+        stream: String,
+    },
+    /// Runs the pipeline; with `approval`, the update waits for [`Command::AnswerApproval`].
+    StartDeploy {
+        request: crate::pipeline::run::DeployRequest,
+        approval: bool,
+    },
+    AnswerApproval(bool),
+    CancelDeploy,
 }
 
 /// The panes that take focus, in Tab order.
@@ -196,6 +233,10 @@ pub struct App {
     pub streams_cursor: Cursor,
     pub events_cursor: Cursor,
     pub show_help: bool,
+    pub dialog: Option<deploy::Dialog>,
+    pub deploy: Option<deploy::DeployView>,
+    /// A one-line message for the status line, such as why a key did nothing.
+    pub notice: Option<String>,
     pub spinner_frame: usize,
     pub should_quit: bool,
 }
@@ -221,6 +262,9 @@ impl App {
             streams_cursor: Cursor::default(),
             events_cursor: Cursor::default(),
             show_help: false,
+            dialog: None,
+            deploy: None,
+            notice: None,
             spinner_frame: 0,
             should_quit: false,
         }
@@ -242,6 +286,10 @@ impl App {
             || self.objects.loading
             || self.streams.loading
             || self.events.loading
+            || self
+                .deploy
+                .as_ref()
+                .is_some_and(deploy::DeployView::is_running)
     }
 
     /// The digest the function runs, once it is known.
@@ -259,13 +307,37 @@ impl App {
 
     /// The reducer: applies one action and returns the background work it calls for.
     pub fn update(&mut self, action: Action) -> Vec<Command> {
+        if !matches!(action, Action::Tick) {
+            self.notice = None;
+        }
         match action {
             Action::Quit => self.should_quit = true,
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
-            Action::Back => self.logs_focus = LogsFocus::Streams,
+            Action::Back | Action::Decline | Action::Confirm | Action::Deploy => {
+                return self.deploy_action(&action);
+            }
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
+            Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
             Action::Enter => {}
+            Action::DeployProgress(event) => {
+                if let Some(view) = &mut self.deploy {
+                    view.apply(event, std::time::Instant::now());
+                }
+            }
+            Action::DeployFinished(report) => {
+                let changed = matches!(
+                    report.action,
+                    crate::pipeline::run::DeployAction::Deployed
+                        | crate::pipeline::run::DeployAction::RolledBack
+                );
+                if let Some(view) = &mut self.deploy {
+                    view.finish(report);
+                }
+                if changed {
+                    return self.refresh();
+                }
+            }
             Action::FocusNext => self.focus = self.focus.step(true),
             Action::FocusPrevious => self.focus = self.focus.step(false),
             Action::FocusImages => self.focus = PaneId::Images,
@@ -310,6 +382,107 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// Dialogs first, then the deploy view, then the Logs pane: Back and the answers act on
+    /// whatever is in front.
+    fn deploy_action(&mut self, action: &Action) -> Vec<Command> {
+        let running = self
+            .deploy
+            .as_ref()
+            .is_some_and(deploy::DeployView::is_running);
+        let awaiting = self
+            .deploy
+            .as_ref()
+            .is_some_and(|view| view.awaiting.is_some());
+        match action {
+            Action::Confirm if self.dialog.is_some() => {
+                let Some(deploy::Dialog::Rollback { to, .. }) = self.dialog.take() else {
+                    return Vec::new();
+                };
+                self.start_deploy(
+                    format!("rollback to {}", to.short()),
+                    Source::Digest(to),
+                    false,
+                )
+            }
+            Action::Back | Action::Decline if self.dialog.is_some() => {
+                self.dialog = None;
+                Vec::new()
+            }
+            Action::Confirm | Action::Decline | Action::Back if awaiting => {
+                if let Some(view) = &mut self.deploy {
+                    view.awaiting = None;
+                }
+                vec![Command::AnswerApproval(*action == Action::Confirm)]
+            }
+            Action::Back if running => vec![Command::CancelDeploy],
+            Action::Back if self.deploy.is_some() => {
+                self.deploy = None;
+                Vec::new()
+            }
+            Action::Back => {
+                self.logs_focus = LogsFocus::Streams;
+                Vec::new()
+            }
+            Action::Deploy if running => {
+                self.notice = Some("a deploy is running; Esc cancels it".to_owned());
+                Vec::new()
+            }
+            Action::Deploy => {
+                let source = Source::Build {
+                    context_dir: self.settings.context.clone(),
+                    dockerfile: self.settings.dockerfile.clone(),
+                    build_args: self.settings.build_args.clone(),
+                };
+                self.start_deploy("build and deploy".to_owned(), source, true)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn start_deploy(&mut self, title: String, source: Source, approval: bool) -> Vec<Command> {
+        self.deploy = Some(deploy::DeployView::new(title));
+        let request = DeployRequest {
+            settings: self.settings.clone(),
+            source,
+            platform: None,
+            dry_run: false,
+        };
+        vec![Command::StartDeploy { request, approval }]
+    }
+
+    /// Opens the rollback dialog for the selected image, unless the function already runs it.
+    fn ask_rollback(&mut self) {
+        let Some(image) = self
+            .images
+            .data
+            .as_ref()
+            .and_then(|images| images.get(self.images_cursor.selected))
+        else {
+            return;
+        };
+        let from = self.deployed_digest();
+        if from.as_ref() == Some(&image.digest) {
+            self.notice = Some(format!(
+                "the function already runs {}",
+                image.digest.short()
+            ));
+            return;
+        }
+        if self
+            .deploy
+            .as_ref()
+            .is_some_and(deploy::DeployView::is_running)
+        {
+            self.notice = Some("a deploy is running; Esc cancels it".to_owned());
+            return;
+        }
+        self.dialog = Some(deploy::Dialog::Rollback {
+            to: image.digest.clone(),
+            tags: image.tags.clone(),
+            from,
+        });
     }
 
     fn refresh(&mut self) -> Vec<Command> {
@@ -596,6 +769,112 @@ mod tests {
         assert_eq!(app.logs_focus, LogsFocus::Events);
         app.update(Action::Back);
         assert_eq!(app.logs_focus, LogsFocus::Streams);
+    }
+
+    fn image(fill: char) -> ImageInfo {
+        ImageInfo {
+            digest: digest(fill),
+            tags: vec![],
+            pushed_at: None,
+            size_bytes: None,
+            media_type: None,
+        }
+    }
+
+    #[test]
+    fn a_deploy_asks_before_the_update_and_esc_cancels_it() {
+        let mut app = loaded_app();
+        let commands = app.update(Action::Deploy);
+        assert!(matches!(
+            commands.as_slice(),
+            [Command::StartDeploy { approval: true, request }] if matches!(request.source, Source::Build { .. })
+        ));
+        assert!(app.is_loading(), "a running deploy keeps the spinner going");
+        assert!(
+            app.update(Action::Deploy).is_empty(),
+            "one deploy at a time"
+        );
+        assert!(app.notice.is_some());
+
+        let asked = crate::pipeline::run::Event::AwaitingApproval {
+            from: Some(digest('a')),
+            to: digest('b'),
+        };
+        app.update(Action::DeployProgress(asked));
+        assert_eq!(
+            app.update(Action::Decline),
+            vec![Command::AnswerApproval(false)]
+        );
+        assert_eq!(
+            app.update(Action::Back),
+            vec![Command::CancelDeploy],
+            "Esc cancels a running deploy"
+        );
+    }
+
+    #[test]
+    fn a_yes_approves_and_a_finished_deploy_refreshes_the_panes() {
+        let mut app = loaded_app();
+        app.update(Action::Deploy);
+        let asked = crate::pipeline::run::Event::AwaitingApproval {
+            from: None,
+            to: digest('b'),
+        };
+        app.update(Action::DeployProgress(asked));
+        assert_eq!(
+            app.update(Action::Confirm),
+            vec![Command::AnswerApproval(true)]
+        );
+        let report = crate::pipeline::run::DeployReport {
+            action: crate::pipeline::run::DeployAction::Deployed,
+            digest: Some(digest('b')),
+            previous_digest: Some(digest('a')),
+            fingerprint: None,
+            steps: vec![],
+            error: None,
+        };
+        let commands = app.update(Action::DeployFinished(report));
+        assert!(matches!(
+            commands.as_slice(),
+            [Command::LoadFunction { .. }]
+        ));
+        assert!(!app.is_loading() || app.function.loading);
+        app.update(Action::Back);
+        assert!(app.deploy.is_none(), "Esc closes a finished deploy");
+    }
+
+    #[test]
+    fn rollback_goes_through_a_dialog_naming_both_digests() {
+        let mut app = loaded_app();
+        // Sorting newest first reverses the listing when push times are equal.
+        app.update(Action::ImagesLoaded(Ok(vec![image('c'), image('a')])));
+        app.update(Action::Enter);
+        assert!(app.dialog.is_none(), "the running image needs no rollback");
+        assert!(
+            app.notice
+                .as_deref()
+                .is_some_and(|notice| notice.contains("already runs"))
+        );
+
+        app.update(Action::Down);
+        app.update(Action::Enter);
+        assert_eq!(
+            app.dialog,
+            Some(deploy::Dialog::Rollback {
+                to: digest('c'),
+                tags: vec![],
+                from: Some(digest('a'))
+            })
+        );
+        assert!(app.update(Action::Decline).is_empty());
+        assert!(app.dialog.is_none());
+
+        app.update(Action::Enter);
+        let commands = app.update(Action::Confirm);
+        assert!(matches!(
+            commands.as_slice(),
+            [Command::StartDeploy { approval: false, request }] if request.source == Source::Digest(digest('c'))
+        ));
     }
 
     #[test]

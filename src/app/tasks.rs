@@ -3,17 +3,22 @@
 use std::collections::HashMap;
 use std::mem::discriminant;
 
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::{Action, Command, EVENT_LIMIT, STREAM_LIMIT};
 use crate::aws::AwsClients;
+use crate::pipeline::run::{self, DeployRequest};
 
 /// Spawns loads and keeps at most one in flight per kind: the newest request wins.
 pub struct Tasks {
     clients: AwsClients,
     actions: UnboundedSender<Action>,
     running: HashMap<std::mem::Discriminant<Command>, AbortHandle>,
+    /// The running deploy's cancel switch and, while it waits, its approval answer.
+    deploy: Option<(CancellationToken, Option<oneshot::Sender<bool>>)>,
 }
 
 impl Tasks {
@@ -22,11 +27,30 @@ impl Tasks {
             clients,
             actions,
             running: HashMap::new(),
+            deploy: None,
         }
     }
 
     /// Starts the command, cancelling an older one of the same kind.
     pub fn run(&mut self, command: Command) {
+        let command = match command {
+            Command::StartDeploy { request, approval } => {
+                return self.start_deploy(request, approval);
+            }
+            Command::AnswerApproval(yes) => {
+                if let Some(answer) = self.deploy.as_mut().and_then(|(_, answer)| answer.take()) {
+                    let _ = answer.send(yes);
+                }
+                return;
+            }
+            Command::CancelDeploy => {
+                if let Some((cancel, _)) = &self.deploy {
+                    cancel.cancel();
+                }
+                return;
+            }
+            load => load,
+        };
         let kind = discriminant(&command);
         if let Some(older) = self.running.remove(&kind) {
             older.abort();
@@ -39,6 +63,39 @@ impl Tasks {
             let _ = actions.send(action);
         });
         self.running.insert(kind, handle.abort_handle());
+    }
+}
+
+impl Tasks {
+    /// Runs the pipeline in the background. Its events arrive as actions, all of them before
+    /// the final report, so the view never misses a step.
+    fn start_deploy(&mut self, request: DeployRequest, approval: bool) {
+        let cancel = CancellationToken::new();
+        let (answer, approval) = if approval {
+            let (sender, receiver) = oneshot::channel();
+            (Some(sender), Some(receiver))
+        } else {
+            (None, None)
+        };
+        self.deploy = Some((cancel.clone(), answer));
+        let clients = self.clients.clone();
+        let actions = self.actions.clone();
+        let handle = tokio::spawn(async move {
+            let (events, mut received) = mpsc::unbounded_channel();
+            let forward_to = actions.clone();
+            let forward = tokio::spawn(async move {
+                while let Some(event) = received.recv().await {
+                    let _ = forward_to.send(Action::DeployProgress(event));
+                }
+            });
+            let report =
+                run::deploy_with_approval(&clients, &request, &events, &cancel, approval).await;
+            drop(events);
+            let _ = forward.await;
+            let _ = actions.send(Action::DeployFinished(report));
+        });
+        self.running
+            .insert(discriminant(&Command::CancelDeploy), handle.abort_handle());
     }
 }
 
@@ -64,6 +121,9 @@ async fn perform(clients: &AwsClients, command: Command) -> Action {
         }
         Command::LoadStreams { log_group } => {
             Action::StreamsLoaded(clients.list_log_streams(&log_group, STREAM_LIMIT).await)
+        }
+        Command::StartDeploy { .. } | Command::AnswerApproval(_) | Command::CancelDeploy => {
+            unreachable!("Tasks::run handles deploy commands itself")
         }
         Command::LoadEvents { log_group, stream } => {
             let result = clients

@@ -26,7 +26,7 @@ const READY_DEADLINE: Duration = Duration::from_mins(5);
 const ECR_DEADLINE: Duration = Duration::from_mins(1);
 
 /// What to deploy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// Build from source, deploying only if the result differs from what runs.
     Build {
@@ -39,7 +39,7 @@ pub enum Source {
 }
 
 /// One deploy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployRequest {
     pub settings: Settings,
     pub source: Source,
@@ -66,6 +66,11 @@ pub enum Event {
         label: String,
         current: u64,
         total: u64,
+    },
+    /// The gate found a change; the watcher must approve before the function is updated.
+    AwaitingApproval {
+        from: Option<Digest>,
+        to: Digest,
     },
 }
 
@@ -112,6 +117,8 @@ enum Failure {
     Refused(String),
     #[error("cancelled; nothing was recorded")]
     Cancelled,
+    #[error("not deployed: the update was declined; nothing was changed")]
+    Declined,
 }
 
 /// Runs one deploy to its end, reporting each step on `events`.
@@ -121,7 +128,20 @@ pub async fn deploy(
     events: &UnboundedSender<Event>,
     cancel: &CancellationToken,
 ) -> DeployReport {
+    deploy_with_approval(clients, request, events, cancel, None).await
+}
+
+/// Runs one deploy, and when `approval` is given, pauses once the gate knows the change: it
+/// sends [`Event::AwaitingApproval`] and updates the function only after `true` arrives.
+pub async fn deploy_with_approval(
+    clients: &AwsClients,
+    request: &DeployRequest,
+    events: &UnboundedSender<Event>,
+    cancel: &CancellationToken,
+    approval: Option<tokio::sync::oneshot::Receiver<bool>>,
+) -> DeployReport {
     let mut run = Run::new(clients, request, events, cancel);
+    run.approval = approval;
     let result = run.all_steps().await;
     run.finish(result)
 }
@@ -137,6 +157,7 @@ struct Run<'a> {
     previous: Option<Digest>,
     fingerprint: Option<Digest>,
     action: DeployAction,
+    approval: Option<tokio::sync::oneshot::Receiver<bool>>,
 }
 
 impl<'a> Run<'a> {
@@ -166,6 +187,7 @@ impl<'a> Run<'a> {
             previous: None,
             fingerprint: None,
             action: DeployAction::Failed,
+            approval: None,
         }
     }
 
@@ -297,6 +319,19 @@ impl<'a> Run<'a> {
             self.report(Step::Record, StepStatus::Skipped, "dry run");
             self.action = DeployAction::Planned;
             return Ok(());
+        }
+        if let Some(approval) = self.approval.take() {
+            let asked = Event::AwaitingApproval {
+                from: previous.clone(),
+                to: candidate.clone(),
+            };
+            let _ = self.events.send(asked);
+            // A dropped sender (the console closed) declines: nothing changes unasked.
+            if !self.guard(approval).await?.unwrap_or(false) {
+                self.report(Step::Update, StepStatus::Skipped, "declined");
+                self.report(Step::Record, StepStatus::Skipped, "declined");
+                return Err(Failure::Declined);
+            }
         }
 
         let repository_uri = self

@@ -113,14 +113,17 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::PageDown => "page down",
         Action::Top => "go to the first row",
         Action::Bottom => "go to the last row",
-        Action::Enter => "open the selected stream's events",
-        Action::Back => "back to the streams / close help",
+        Action::Enter => "Logs: open the stream's events; Images: roll back to the image",
+        Action::Back => "back, close, or cancel the running deploy",
+        Action::Deploy => "build and deploy (asks before the update)",
+        Action::Confirm => "yes, in a dialog",
+        Action::Decline => "no, in a dialog",
         _ => "",
     }
 }
 
 /// The actions a key can be bound to, in the order the help overlay lists them.
-pub const BINDABLE_ACTIONS: [Action; 16] = [
+pub const BINDABLE_ACTIONS: [Action; 19] = [
     Action::FocusImages,
     Action::FocusObjects,
     Action::FocusLogs,
@@ -134,6 +137,9 @@ pub const BINDABLE_ACTIONS: [Action; 16] = [
     Action::Bottom,
     Action::Enter,
     Action::Back,
+    Action::Deploy,
+    Action::Confirm,
+    Action::Decline,
     Action::Refresh,
     Action::ToggleHelp,
     Action::Quit,

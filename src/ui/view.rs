@@ -8,8 +8,12 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 
 use super::keymap::Keymap;
 use super::theme::{self, Theme};
+use crate::app::deploy::{DeployView, Dialog};
 use crate::app::{App, Cursor, Loadable, LogsFocus, PaneId};
+use crate::model::Digest;
+use crate::pipeline::plan::StepStatus;
 use crate::text::{keep_end, sanitize_line};
+use std::time::Instant;
 
 /// The smallest terminal the layout works in.
 const MIN_WIDTH: u16 = 60;
@@ -74,8 +78,12 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
     frame.render_widget(header_text.block(header_block), header);
     draw_images(frame, images, app, theme, &mut view.images);
     draw_objects(frame, objects, app, theme, &mut view.objects);
-    draw_streams(frame, streams, app, theme, &mut view.streams);
-    draw_events(frame, events, app, theme, &mut view.events);
+    if let Some(deploy) = &app.deploy {
+        draw_deploy(frame, logs, deploy, app, theme);
+    } else {
+        draw_streams(frame, streams, app, theme, &mut view.streams);
+        draw_events(frame, events, app, theme, &mut view.events);
+    }
     frame.render_widget(
         Paragraph::new(status_line).wrap(Wrap { trim: false }),
         status,
@@ -84,6 +92,9 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         Paragraph::new(key_hints(app, keymap)).style(theme.dim()),
         hints,
     );
+    if let Some(question) = question(app) {
+        draw_question(frame, area, &question, theme);
+    }
     if app.show_help {
         draw_help(frame, area, keymap, theme);
     }
@@ -98,10 +109,15 @@ fn key_hints(app: &App, keymap: &Keymap) -> String {
         format!("{}/{} move", key(Action::Down), key(Action::Up)),
         format!("{}/{} page", key(Action::PageDown), key(Action::PageUp)),
     ];
-    if app.focus == PaneId::Logs {
-        hints.push(format!("{} events", key(Action::Enter)));
-        hints.push(format!("{} streams", key(Action::Back)));
+    match app.focus {
+        PaneId::Logs => {
+            hints.push(format!("{} events", key(Action::Enter)));
+            hints.push(format!("{} streams", key(Action::Back)));
+        }
+        PaneId::Images => hints.push(format!("{} roll back", key(Action::Enter))),
+        PaneId::Objects => {}
     }
+    hints.push(format!("{} deploy", key(Action::Deploy)));
     hints.extend([
         format!("{} next pane", key(Action::FocusNext)),
         format!("{} refresh", key(Action::Refresh)),
@@ -481,7 +497,18 @@ fn status_line(app: &App, theme: Theme) -> Line<'static> {
         app.streams.error.as_ref(),
         app.events.error.as_ref(),
     ];
-    if let Some(error) = errors.into_iter().flatten().next() {
+    let awaiting = app
+        .deploy
+        .as_ref()
+        .is_some_and(|deploy| deploy.awaiting.is_some());
+    if let Some(notice) = &app.notice {
+        Line::styled(sanitize_line(notice), theme.warning())
+    } else if awaiting {
+        Line::styled(
+            "the deploy waits for your answer: y updates the function, n keeps it",
+            theme.warning(),
+        )
+    } else if let Some(error) = errors.into_iter().flatten().next() {
         Line::styled(
             format!("error: {}", sanitize_line(&error.to_string())),
             theme.error(),
@@ -491,6 +518,174 @@ fn status_line(app: &App, theme: Theme) -> Line<'static> {
     } else {
         Line::styled("ready · times in UTC", theme.dim())
     }
+}
+
+fn step_mark(status: StepStatus, app: &App) -> &'static str {
+    match status {
+        StepStatus::Pending => "·",
+        StepStatus::Running => spinner(app),
+        StepStatus::Done => "✓",
+        StepStatus::Skipped => "-",
+        StepStatus::Failed => "✗",
+    }
+}
+
+fn step_word(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Pending => "pending",
+        StepStatus::Running => "running",
+        StepStatus::Done => "done",
+        StepStatus::Skipped => "skipped",
+        StepStatus::Failed => "FAILED",
+    }
+}
+
+/// The deploy view: one row per step, the push's progress, the build log and the outcome.
+fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, theme: Theme) {
+    let now = Instant::now();
+    let state = match &deploy.report {
+        None => format!("{} running · Esc cancels", spinner(app)),
+        Some(_) => "finished · Esc closes".to_owned(),
+    };
+    let block = pane_block(&format!("deploy · {} · {state}", deploy.title), true, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let outcome = deploy.report.as_ref().map(|report| {
+        if let Some(error) = &report.error {
+            return Line::styled(format!("failed: {}", sanitize_line(error)), theme.error());
+        }
+        let digest = report
+            .digest
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        let word = serde_json::to_value(report.action)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Line::styled(format!("{} {digest}", word.replace('_', " ")), theme.good())
+    });
+    let [steps_area, gauge_area, log_area, outcome_area] = Layout::vertical([
+        Constraint::Length(u16::try_from(deploy.steps.len()).unwrap_or(6)),
+        Constraint::Length(u16::from(deploy.progress.is_some())),
+        Constraint::Min(0),
+        Constraint::Length(u16::from(outcome.is_some()) * 2),
+    ])
+    .areas(inner);
+
+    let rows: Vec<Row> = deploy
+        .steps
+        .iter()
+        .map(|row| {
+            let style = match row.status {
+                StepStatus::Failed => theme.error(),
+                StepStatus::Done => theme.good(),
+                StepStatus::Pending | StepStatus::Skipped => theme.dim(),
+                StepStatus::Running => theme.value(),
+            };
+            let elapsed = row
+                .elapsed(now)
+                .map_or_else(String::new, |took| format!("{:.1}s", took.as_secs_f64()));
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    format!("{} {}", step_mark(row.status, app), step_word(row.status)),
+                    style,
+                )),
+                Cell::from(row.step.name()),
+                Cell::from(elapsed),
+                Cell::from(sanitize_line(&row.detail)),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Length(7),
+        Constraint::Min(10),
+    ];
+    frame.render_widget(Table::new(rows, widths), steps_area);
+
+    if let Some((label, current, total)) = &deploy.progress {
+        #[allow(clippy::cast_precision_loss, reason = "a ratio for a progress bar")]
+        let ratio = if *total == 0 {
+            0.0
+        } else {
+            (*current as f64 / *total as f64).clamp(0.0, 1.0)
+        };
+        let gauge = ratatui::widgets::Gauge::default()
+            .ratio(ratio)
+            .label(format!("push {} {current}/{total}", sanitize_line(label)))
+            .gauge_style(theme.good());
+        frame.render_widget(gauge, gauge_area);
+    }
+
+    let visible = usize::from(log_area.height);
+    let lines: Vec<Line> = deploy
+        .log
+        .iter()
+        .skip(deploy.log.len().saturating_sub(visible))
+        .map(|line| Line::styled(sanitize_line(line), theme.dim()))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), log_area);
+    if let Some(outcome) = outcome {
+        frame.render_widget(
+            Paragraph::new(outcome).wrap(Wrap { trim: true }),
+            outcome_area,
+        );
+    }
+}
+
+/// What the console asks before it changes the function, if anything.
+fn question(app: &App) -> Option<Vec<Line<'static>>> {
+    let digest = |digest: Option<&Digest>| {
+        digest.map_or_else(|| "nothing readable".to_owned(), ToString::to_string)
+    };
+    let function = sanitize_line(&app.settings.function);
+    if let Some(Dialog::Rollback { to, tags, from }) = &app.dialog {
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sanitize_line(&tags.join(",")))
+        };
+        return Some(vec![
+            Line::from(format!("Roll back {function}?")),
+            Line::from(""),
+            Line::from(format!("  running  {}", digest(from.as_ref()))),
+            Line::from(format!("  deploy   {to}{tags}")),
+            Line::from(""),
+            Line::from("  y roll back     n or Esc keep the running image"),
+        ]);
+    }
+    let (from, to) = app.deploy.as_ref()?.awaiting.as_ref()?;
+    Some(vec![
+        Line::from(format!("Update {function}?")),
+        Line::from(""),
+        Line::from(format!("  running  {}", digest(from.as_ref()))),
+        Line::from(format!("  built    {to}")),
+        Line::from(""),
+        Line::from("  y update     n or Esc keep the running image (nothing is recorded)"),
+    ])
+}
+
+fn draw_question(frame: &mut Frame, area: Rect, lines: &[Line<'static>], theme: Theme) {
+    let width = 90.min(area.width);
+    let height = (u16::try_from(lines.len()).unwrap_or(6) + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let block = Block::bordered()
+        .title(Span::styled(" confirm ", theme.title()))
+        .border_style(theme.warning());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines.to_vec())
+            .wrap(Wrap { trim: false })
+            .block(block),
+        popup,
+    );
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme) {
@@ -539,6 +734,8 @@ mod tests {
     use crate::aws::AwsError;
     use crate::config::Settings;
     use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
+    use crate::pipeline::plan::Step;
+    use crate::pipeline::run::Event;
 
     fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 7)
@@ -692,6 +889,100 @@ mod tests {
             "{hints}"
         );
         assert!(!hints.contains("q quit"), "{hints}");
+    }
+
+    fn deploy_report(error: Option<&str>) -> crate::pipeline::run::DeployReport {
+        use crate::pipeline::run::{DeployAction, DeployReport, StepReport};
+        let status = |step: Step| match (error, step) {
+            (Some(_), Step::Push) => StepStatus::Failed,
+            (Some(_), Step::Fingerprint | Step::Build) | (None, _) => StepStatus::Done,
+            (Some(_), _) => StepStatus::Pending,
+        };
+        DeployReport {
+            action: if error.is_some() {
+                DeployAction::Failed
+            } else {
+                DeployAction::Deployed
+            },
+            digest: Some(digest("c3")),
+            previous_digest: Some(digest("b2")),
+            fingerprint: Some(digest("f0")),
+            steps: Step::ALL
+                .iter()
+                .map(|&step| StepReport {
+                    name: step.name(),
+                    status: status(step),
+                    seconds: 1.25,
+                    detail: format!("{} detail", step.name()),
+                })
+                .collect(),
+            error: error.map(str::to_owned),
+        }
+    }
+
+    fn app_after_deploy(error: Option<&str>) -> App {
+        let mut app = loaded_app();
+        app.update(Action::Deploy);
+        for line in [
+            "Step 1/9 : ARG BASE_IMAGE",
+            "\u{1b}[32mSuccessfully built\u{1b}[0m f0abc206992c",
+        ] {
+            app.update(Action::DeployProgress(Event::Log {
+                step: Step::Build,
+                line: line.into(),
+            }));
+        }
+        app.update(Action::DeployFinished(deploy_report(error)));
+        app
+    }
+
+    #[test]
+    fn a_finished_deploy_shows_every_step_and_the_outcome() {
+        let text = format!("{}", render(&app_after_deploy(None), 120, 40).backend());
+        assert!(
+            text.contains(&format!("deployed {}", digest("c3"))),
+            "{text}"
+        );
+        assert!(text.contains("Successfully built f0abc206992c"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_failed_deploy_says_which_step_failed_and_why() {
+        let text = format!(
+            "{}",
+            render(
+                &app_after_deploy(Some("pushing: the registry refused the login")),
+                120,
+                40
+            )
+            .backend()
+        );
+        assert!(text.contains("✗ FAILED   push"), "{text}");
+        assert!(
+            text.contains("failed: pushing: the registry refused the login"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_update_waits_for_a_yes_that_names_both_digests() {
+        let mut app = loaded_app();
+        app.update(Action::Deploy);
+        app.update(Action::DeployProgress(Event::AwaitingApproval {
+            from: Some(digest("b2")),
+            to: digest("d4"),
+        }));
+        let text = format!("{}", render(&app, 120, 40).backend());
+        assert!(
+            text.contains(&format!("running  {}", digest("b2"))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("built    {}", digest("d4"))),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
     }
 
     #[test]
