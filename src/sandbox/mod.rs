@@ -4,6 +4,7 @@
 //! This is the lowest layer: it talks to the stand-ins with the SDK directly and imports nothing
 //! else from lambdactl.
 
+mod images;
 mod loopback;
 mod moto;
 mod process;
@@ -278,6 +279,8 @@ impl Sandbox {
             }
         };
 
+        // The registry first: with a Docker engine, the seed pushes real images through it.
+        self.ensure_registry(&mut state, progress).await?;
         if !state.seeded {
             progress("seeding IAM, ECR, S3, CloudWatch Logs and Lambda");
             let summary = seed::seed(&state, progress).await?;
@@ -285,7 +288,6 @@ impl Sandbox {
             state.seeded = true;
             self.write_state(&state)?;
         }
-        self.ensure_registry(&mut state, progress).await?;
         Ok(state)
     }
 

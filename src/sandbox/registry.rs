@@ -63,7 +63,7 @@ async fn ecr_client(moto_port: u16) -> aws_sdk_ecr::Client {
 }
 
 /// The user and password the emulated ECR's token decodes to: the login the registry must take.
-async fn ecr_login(moto_port: u16) -> Result<(String, String), SandboxError> {
+pub async fn ecr_login(moto_port: u16) -> Result<(String, String), SandboxError> {
     let failed = |message: String| {
         SandboxError::Setup(format!("reading the sandbox's ECR token: {message}"))
     };

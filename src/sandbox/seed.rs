@@ -142,7 +142,7 @@ pub async fn seed(
     progress("creating IAM role");
     let role_arn = seed_role(&clients, &state.bucket).await?;
     progress("creating ECR repository and images");
-    let (repository_uri, digests) = seed_images(&clients).await?;
+    let (repository_uri, digests) = seed_images(&clients, state, progress).await?;
     let deployed = digests[DEPLOYED_IMAGE - 1].clone();
     let invocations = invocations(now);
     progress("creating S3 bucket and objects");
@@ -284,7 +284,11 @@ fn image_manifest(build: usize) -> String {
     .to_string()
 }
 
-async fn seed_images(clients: &Clients) -> Result<(String, Vec<String>), SandboxError> {
+async fn seed_images(
+    clients: &Clients,
+    state: &SandboxState,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(String, Vec<String>), SandboxError> {
     let created = clients
         .ecr
         .create_repository()
@@ -306,6 +310,9 @@ async fn seed_images(clients: &Clients) -> Result<(String, Vec<String>), Sandbox
         .unwrap_or_default()
         .to_owned();
 
+    if let Some(digests) = real_images(clients, state, progress).await? {
+        return Ok((uri, digests));
+    }
     let mut digests = Vec::new();
     for build in 1..=IMAGE_COUNT {
         let manifest = image_manifest(build);
@@ -330,6 +337,58 @@ async fn seed_images(clients: &Clients) -> Result<(String, Vec<String>), Sandbox
         digests.push(digest);
     }
     Ok((uri, digests))
+}
+
+/// Builds and pushes the seeded images through the sandbox registry when a Docker engine
+/// answers, and waits until the relay has registered them in ECR; `None` without an engine.
+async fn real_images(
+    clients: &Clients,
+    state: &SandboxState,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Option<Vec<String>>, SandboxError> {
+    let Some(registry) = &state.registry else {
+        return Ok(None);
+    };
+    let Some(docker) = super::images::reachable_engine().await else {
+        progress("no Docker engine answers: the seeded images are manifests only");
+        return Ok(None);
+    };
+    progress("building and pushing the seeded images (a Docker engine answers)");
+    let (user, password) = super::registry::ecr_login(state.port).await?;
+    let digests = super::images::push_history(
+        &docker,
+        &registry.address(),
+        REPOSITORY_NAME,
+        (&user, &password),
+        IMAGE_COUNT,
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for digest in &digests {
+        loop {
+            let id = aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(digest)
+                .build();
+            let listed = clients
+                .ecr
+                .describe_images()
+                .repository_name(REPOSITORY_NAME)
+                .image_ids(id)
+                .send()
+                .await
+                .is_ok();
+            if listed {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(SandboxError::Seed(format!(
+                    "the registry took {digest}, but ECR does not list it; see relay.log"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    Ok(Some(digests))
 }
 
 /// One seeded run of the function: when it ran, its request id and the object it wrote.
