@@ -571,16 +571,6 @@ mod deploy {
         }
     }
 
-    fn status_word(status: StepStatus) -> &'static str {
-        match status {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Done => "done",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Failed => "FAILED",
-        }
-    }
-
     /// Prints the pipeline's events: one bar per step (and one for the push's bytes) on a
     /// terminal, one line per change elsewhere, so logs of CI runs stay readable.
     async fn show_progress(mut events: mpsc::UnboundedReceiver<Event>, bars: bool) {
@@ -606,7 +596,7 @@ mod deploy {
                 } => {
                     let detail = sanitize_line(&detail);
                     if !bars {
-                        eprintln!("[{}] {} {detail}", step.name(), status_word(status));
+                        eprintln!("[{}] {} {detail}", step.name(), status.label());
                         continue;
                     }
                     let bar = step_bars.entry(step).or_insert_with(|| {
@@ -616,7 +606,7 @@ mod deploy {
                         bar.enable_steady_tick(Duration::from_millis(120));
                         bar
                     });
-                    bar.set_message(format!("{} {detail}", status_word(status)));
+                    bar.set_message(format!("{} {detail}", status.label()));
                     if status != StepStatus::Running {
                         bar.finish();
                         if let Some(bytes) = push_bar.take_if(|_| step == Step::Push) {

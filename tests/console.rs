@@ -101,6 +101,22 @@ fn console_command(pid_file: &std::path::Path) -> String {
     )
 }
 
+/// Waits for the shell's line after lambdactl ended, then checks the tty is back in cooked mode
+/// with echo, on the main screen, with a visible cursor.
+fn assert_terminal_restored(tmux: &Tmux, exit_line: &str) {
+    let after = tmux.wait_for(&[exit_line, "echo"]);
+    let modes: Vec<&str> = after.lines().collect();
+    assert!(
+        modes.contains(&"icanon") && modes.contains(&"echo"),
+        "{after}"
+    );
+    assert_eq!(
+        tmux.terminal_modes(),
+        "0 1",
+        "main screen and a visible cursor"
+    );
+}
+
 fn needs_everything() -> Option<TestSandbox> {
     if !needs("tmux") {
         return None;
@@ -170,16 +186,7 @@ fn the_console_shows_every_pane_and_gives_the_terminal_back_on_quit() {
     assert!(!tmux.screen().contains("help: ? or Esc closes"));
 
     tmux.keys(&["q"]);
-    let after = tmux.wait_for(&["exited with 0", "echo"]);
-    assert!(
-        after.lines().any(|line| line == "icanon") && after.lines().any(|line| line == "echo"),
-        "{after}"
-    );
-    assert_eq!(
-        tmux.terminal_modes(),
-        "0 1",
-        "main screen and a visible cursor"
-    );
+    assert_terminal_restored(&tmux, "exited with 0");
 }
 
 #[test]
@@ -200,16 +207,7 @@ fn sigterm_and_sighup_give_the_terminal_back() {
             .status()
             .expect("kill runs");
         assert!(killed.success());
-        let after = tmux.wait_for(&["exited with", "echo"]);
-        assert!(
-            after.lines().any(|line| line == "icanon") && after.lines().any(|line| line == "echo"),
-            "{after}"
-        );
-        assert_eq!(
-            tmux.terminal_modes(),
-            "0 1",
-            "{signal}: main screen and a visible cursor"
-        );
+        assert_terminal_restored(&tmux, "exited with");
     }
 }
 

@@ -1,6 +1,6 @@
 //! ECR: the images of the function's repository.
 
-use super::{AwsClients, AwsError, sdk_error};
+use super::{AwsClients, AwsError, absent_if_not_found, sdk_error};
 use crate::model::{Digest, ImageInfo, RegistryLogin, time_from_millis};
 
 impl AwsClients {
@@ -124,17 +124,10 @@ impl AwsClients {
             .repository_name(repository)
             .image_ids(identifier)
             .send()
-            .await;
-        let output = match response {
-            Ok(output) => output,
-            Err(error) => {
-                let error = sdk_error(doing, &error);
-                return if error.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(error)
-                };
-            }
+            .await
+            .map_err(|error| sdk_error(doing, &error));
+        let Some(output) = absent_if_not_found(response)? else {
+            return Ok(None);
         };
         Ok(output.image_details().iter().find_map(image_info))
     }

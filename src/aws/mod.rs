@@ -113,6 +113,16 @@ where
     }
 }
 
+/// Turns "the service says it does not exist" into `Ok(None)`, for look-ups where absence is
+/// an answer rather than a failure.
+fn absent_if_not_found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// The messages of an error and its causes, joined, without the SDK's debug dump. A cause
 /// whose text an earlier one already holds is left out; an overlong chain keeps its first and
 /// last links, which name what failed and why.

@@ -1,6 +1,6 @@
 //! S3: the objects the function wrote and the recorded digest file.
 
-use super::{AwsClients, AwsError, sdk_error};
+use super::{AwsClients, AwsError, absent_if_not_found, sdk_error};
 use crate::model::{Digest, ObjectInfo, time_from_millis};
 
 /// Where the deploy pipeline records the digest the function runs.
@@ -47,17 +47,10 @@ impl AwsClients {
             .bucket(bucket)
             .key(DIGEST_KEY)
             .send()
-            .await;
-        let output = match response {
-            Ok(output) => output,
-            Err(error) => {
-                let error = sdk_error(doing, &error);
-                return if error.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(error)
-                };
-            }
+            .await
+            .map_err(|error| sdk_error(&doing, &error));
+        let Some(output) = absent_if_not_found(response)? else {
+            return Ok(None);
         };
         let bytes = output.body.collect().await.map_err(|error| AwsError {
             doing: doing.clone(),

@@ -51,6 +51,19 @@ pub enum StepStatus {
     Failed,
 }
 
+impl StepStatus {
+    /// The word for the status; a failure is in capitals so it stands out without colour.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
 /// The ECR tag that names the image built from a fingerprint, so a later deploy of the same
 /// inputs finds it without building. 24 hex digits (96 bits) make a collision unthinkable.
 pub fn fingerprint_tag(fingerprint: &Digest) -> String {

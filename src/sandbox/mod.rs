@@ -27,6 +27,23 @@ pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY_ID: &str = "sandbox";
 pub const SECRET_ACCESS_KEY: &str = "sandbox";
 
+/// The SDK configuration for talking to the sandbox's stand-ins with the placeholder keys.
+async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials = aws_sdk_lambda::config::Credentials::new(
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        None,
+        None,
+        "sandbox",
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
 /// The environment variable that moves the sandbox's folder (state file, logs), so tests and
 /// several users on one bastion can each run their own.
 pub const DIR_VARIABLE: &str = "LAMBDACTL_SANDBOX_DIR";

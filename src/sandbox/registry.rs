@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
 use super::process::{free_port, is_running, spawn_detached, stop};
-use super::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, SandboxError, loopback};
+use super::{SandboxError, loopback};
 
 /// The markers `stop` checks in a pid's command line.
 pub const REGISTRY_MARKER: &str = "registry";
@@ -46,20 +46,7 @@ pub struct Started {
 
 /// A client of the emulated ECR, with the sandbox's placeholder keys.
 async fn ecr_client(moto_port: u16) -> aws_sdk_ecr::Client {
-    let credentials = aws_sdk_ecr::config::Credentials::new(
-        ACCESS_KEY_ID,
-        SECRET_ACCESS_KEY,
-        None,
-        None,
-        "sandbox",
-    );
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(format!("http://127.0.0.1:{moto_port}"))
-        .credentials_provider(credentials)
-        .load()
-        .await;
-    aws_sdk_ecr::Client::new(&shared)
+    aws_sdk_ecr::Client::new(&super::sdk_config(&format!("http://127.0.0.1:{moto_port}")).await)
 }
 
 /// The user and password the emulated ECR's token decodes to: the login the registry must take.

@@ -8,7 +8,7 @@ use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest as _, Sha256};
 
-use super::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, SandboxError, SandboxState};
+use super::{SandboxError, SandboxState};
 
 pub const FUNCTION_NAME: &str = "python-lambda";
 pub const REPOSITORY_NAME: &str = "python-lambda-repo";
@@ -64,19 +64,7 @@ struct Clients {
 
 impl Clients {
     async fn new(endpoint: &str) -> Self {
-        let credentials = aws_sdk_lambda::config::Credentials::new(
-            ACCESS_KEY_ID,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "sandbox",
-        );
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(endpoint)
-            .credentials_provider(credentials)
-            .load()
-            .await;
+        let shared = super::sdk_config(endpoint).await;
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(true)
             .build();

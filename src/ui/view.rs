@@ -530,16 +530,6 @@ fn step_mark(status: StepStatus, app: &App) -> &'static str {
     }
 }
 
-fn step_word(status: StepStatus) -> &'static str {
-    match status {
-        StepStatus::Pending => "pending",
-        StepStatus::Running => "running",
-        StepStatus::Done => "done",
-        StepStatus::Skipped => "skipped",
-        StepStatus::Failed => "FAILED",
-    }
-}
-
 /// The deploy view: one row per step, the push's progress, the build log and the outcome.
 fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, theme: Theme) {
     let now = Instant::now();
@@ -588,7 +578,7 @@ fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, th
                 .map_or_else(String::new, |took| format!("{:.1}s", took.as_secs_f64()));
             Row::new(vec![
                 Cell::from(Span::styled(
-                    format!("{} {}", step_mark(row.status, app), step_word(row.status)),
+                    format!("{} {}", step_mark(row.status, app), row.status.label()),
                     style,
                 )),
                 Cell::from(row.step.name()),
