@@ -574,7 +574,7 @@ impl<'a> Run<'a> {
         digest: &Digest,
     ) -> Result<crate::model::ImageInfo, Failure> {
         let deadline = Instant::now() + ECR_DEADLINE;
-        let mut delays = backoff(Duration::from_millis(250), Duration::from_secs(2));
+        let mut delays = backoff(Duration::from_millis(50), Duration::from_secs(2));
         loop {
             let id = ImageId::Digest(digest.clone());
             if let Some(image) = self
