@@ -103,6 +103,9 @@ struct LogsArgs {
     /// A CloudWatch filter pattern, applied by the service
     #[arg(long)]
     filter: Option<String>,
+    /// Keep polling for new events until Ctrl-C (JSON lines with --output json)
+    #[arg(long, short = 'F')]
+    follow: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -476,8 +479,12 @@ async fn objects(command_line: CommandLine, output: Output) -> anyhow::Result<()
 async fn logs(command_line: CommandLine, args: &LogsArgs) -> anyhow::Result<()> {
     let resolved = resolve(command_line).await?;
     let since = chrono::Duration::from_std(args.since).context("--since is too far back")?;
+    let since = chrono::Utc::now() - since;
+    if args.follow {
+        return follow_logs(&resolved, since, args).await;
+    }
     let query = EventQuery {
-        since: Some(chrono::Utc::now() - since),
+        since: Some(since),
         filter_pattern: args.filter.clone(),
         limit: None,
     };
@@ -490,15 +497,87 @@ async fn logs(command_line: CommandLine, args: &LogsArgs) -> anyhow::Result<()> 
     }
     let mut out = std::io::stdout().lock();
     for event in &events {
-        writeln!(
-            out,
-            "{}  {}  {}",
-            event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-            sanitize_line(&event.stream),
-            sanitize_line(&event.message)
-        )?;
+        write_event_line(&mut out, event)?;
     }
     Ok(())
+}
+
+fn write_event_line(out: &mut impl Write, event: &crate::model::LogEvent) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}  {}  {}",
+        event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        sanitize_line(&event.stream),
+        sanitize_line(&event.message)
+    )
+}
+
+/// Polls until Ctrl-C, printing each event once (JSON lines with `--output json`). Throttling
+/// and other failures slow the poll down and say so on stderr; they never end the tail.
+async fn follow_logs(
+    resolved: &Resolved,
+    since: chrono::DateTime<chrono::Utc>,
+    args: &LogsArgs,
+) -> anyhow::Result<()> {
+    use backon::BackoffBuilder;
+
+    const POLL: std::time::Duration = std::time::Duration::from_secs(1);
+    let backoff = || {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_secs(1))
+            .with_max_delay(std::time::Duration::from_secs(30))
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
+    let mut cursor = crate::app::tail::TailCursor::new(since, crate::app::tail::DEFAULT_OVERLAP);
+    let mut delays = backoff();
+    let log_group = &resolved.targets.log_group;
+    loop {
+        let query = EventQuery {
+            since: Some(cursor.next_start()),
+            filter_pattern: args.filter.clone(),
+            limit: None,
+        };
+        let polled = tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            polled = resolved.clients.filter_events(log_group, &query) => polled,
+        };
+        let pause = match polled {
+            Ok(events) => {
+                let mut out = std::io::stdout().lock();
+                for event in cursor.accept(events) {
+                    if args.output.output == Output::Json {
+                        serde_json::to_writer(&mut out, &event)?;
+                        writeln!(out)?;
+                    } else {
+                        write_event_line(&mut out, &event)?;
+                    }
+                }
+                out.flush()?;
+                delays = backoff();
+                POLL
+            }
+            Err(error) => {
+                let delay = delays.next().unwrap_or(std::time::Duration::from_secs(30));
+                let what = if error.is_throttling() {
+                    "throttled"
+                } else {
+                    "failed"
+                };
+                eprintln!(
+                    "{what}, retrying in {:.1} s: {}",
+                    delay.as_secs_f64(),
+                    sanitize_line(&error.to_string())
+                );
+                delay
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
 }
 
 mod deploy {

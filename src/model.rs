@@ -178,6 +178,7 @@ pub struct LogStreamInfo {
 /// One CloudWatch log event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogEvent {
+    #[serde(serialize_with = "millis_rfc3339")]
     pub timestamp: DateTime<Utc>,
     pub stream: String,
     pub message: String,
@@ -223,6 +224,15 @@ pub fn sort_objects_newest_first(objects: &mut [ObjectInfo]) {
 /// Sorts log streams by their last event, newest first, as the console lists them.
 pub fn sort_streams_newest_first(streams: &mut [LogStreamInfo]) {
     streams.sort_by_key(|stream| std::cmp::Reverse(stream.last_event));
+}
+
+/// Writes a time as RFC 3339 with exactly three fraction digits, as CloudWatch keeps it, so the
+/// texts sort in time order.
+fn millis_rfc3339<S: serde::Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
 /// Converts milliseconds since the epoch, as CloudWatch counts time, into a UTC time.
