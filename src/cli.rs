@@ -81,6 +81,8 @@ enum Command {
     Logs(LogsArgs),
     /// Build, push and deploy the function's image, only when it changed; or roll back
     Deploy(DeployArgs),
+    /// Invoke the function once and show its response and log tail
+    Invoke(InvokeArgs),
     /// Local stand-ins for AWS, seeded like a real deployment
     Sandbox {
         #[command(subcommand)]
@@ -106,6 +108,18 @@ struct LogsArgs {
     /// Keep polling for new events until Ctrl-C (JSON lines with --output json)
     #[arg(long, short = 'F')]
     follow: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+struct InvokeArgs {
+    /// The event: JSON text, or @FILE to read it from a file (default: {})
+    #[arg(long)]
+    payload: Option<String>,
+    /// Queue the event and return at once (InvocationType Event); no response or log tail
+    #[arg(long = "async")]
+    asynchronous: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -187,6 +201,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Images(args)) => images(command_line, args.output).await,
         Some(Command::Objects(args)) => objects(command_line, args.output).await,
         Some(Command::Logs(args)) => logs(command_line, &args).await,
+        Some(Command::Invoke(args)) => invoke(command_line, &args).await,
         Some(Command::Deploy(args)) => {
             let command_line = CommandLine {
                 context: args.context.clone(),
@@ -500,6 +515,87 @@ async fn logs(command_line: CommandLine, args: &LogsArgs) -> anyhow::Result<()> 
         write_event_line(&mut out, event)?;
     }
     Ok(())
+}
+
+async fn invoke(command_line: CommandLine, args: &InvokeArgs) -> anyhow::Result<()> {
+    use crate::app::invoke::{InvokeReport, check_payload, client_timeout};
+
+    let text = match args.payload.as_deref() {
+        Some(path) if path.starts_with('@') => std::fs::read_to_string(&path[1..])
+            .with_context(|| format!("reading the payload from {}", &path[1..]))?,
+        Some(json) => json.to_owned(),
+        None => String::new(),
+    };
+    let payload = check_payload(&text).map_err(anyhow::Error::msg)?;
+    let resolved = resolve(command_line).await?;
+    let name = resolved.function.name.clone();
+    let function = wait_until_invocable(&resolved.clients, resolved.function.clone()).await?;
+
+    let timeout = client_timeout(&function);
+    let outcome = resolved
+        .clients
+        .invoke(&name, payload, args.asynchronous, timeout)
+        .await?;
+    let report = InvokeReport::from_outcome(outcome);
+    if args.output.output == Output::Json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        let version = report.executed_version.as_deref().unwrap_or("-");
+        let request = report.request_id.as_deref().unwrap_or("-");
+        writeln!(
+            out,
+            "status {}  version {version}  request id {request}",
+            report.status_code
+        )?;
+        let pretty = serde_json::to_string_pretty(&report.payload)?;
+        for line in pretty.lines() {
+            writeln!(out, "{}", sanitize_line(line))?;
+        }
+        if let Some(tail) = &report.log_tail {
+            writeln!(out, "--- log tail")?;
+            for line in tail.lines() {
+                writeln!(out, "{}", sanitize_line(line))?;
+            }
+        }
+    }
+    match report.failure() {
+        Some(failure) => {
+            for frame in &failure.stack_trace {
+                eprintln!("  {}", sanitize_line(frame));
+            }
+            bail!(
+                "the function failed ({}): {}: {}",
+                report.function_error.as_deref().unwrap_or("error"),
+                sanitize_line(&failure.error_type),
+                sanitize_line(&failure.message)
+            )
+        }
+        None => Ok(()),
+    }
+}
+
+/// Waits while the function is being created or woken (K05), saying so; refuses a function
+/// that failed, since an invoke would only fail too.
+async fn wait_until_invocable(
+    clients: &AwsClients,
+    mut function: FunctionInfo,
+) -> anyhow::Result<FunctionInfo> {
+    use crate::app::invoke::{InvokeReadiness, invoke_readiness};
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(5);
+    loop {
+        match invoke_readiness(&function) {
+            InvokeReadiness::Ready => return Ok(function),
+            InvokeReadiness::Failed(reason) => bail!("not invoking: {reason}"),
+            InvokeReadiness::Waking(reason) if std::time::Instant::now() < deadline => {
+                eprintln!("waking: {reason}; waiting");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                function = clients.get_function(&function.name).await?;
+            }
+            InvokeReadiness::Waking(reason) => bail!("gave up after 5 minutes: {reason}"),
+        }
+    }
 }
 
 fn write_event_line(out: &mut impl Write, event: &crate::model::LogEvent) -> std::io::Result<()> {

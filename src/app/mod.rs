@@ -3,6 +3,7 @@
 //! waits on I/O, so every state change can be tested without a terminal or a network.
 
 pub mod deploy;
+pub mod invoke;
 pub mod tail;
 pub mod tasks;
 

@@ -89,3 +89,74 @@ impl AwsClients {
         Ok(())
     }
 }
+
+/// What Lambda answered to one invoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeOutcome {
+    pub status_code: i32,
+    /// `Handled` or `Unhandled` when the function failed; the HTTP status is still 200 then.
+    pub function_error: Option<String>,
+    pub executed_version: Option<String>,
+    pub request_id: Option<String>,
+    pub payload: Vec<u8>,
+    /// The last 4 KB of the invocation's log, decoded.
+    pub log_tail: Option<String>,
+}
+
+impl AwsClients {
+    /// Invokes once. Retries are off: an invoke that reached the function must never run twice
+    /// by accident. The client waits `timeout`, which the caller sets above the function's.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        asynchronous: bool,
+        timeout: std::time::Duration,
+    ) -> Result<InvokeOutcome, AwsError> {
+        use aws_sdk_lambda::config::retry::RetryConfig;
+        use aws_sdk_lambda::config::timeout::TimeoutConfig;
+        use aws_sdk_lambda::operation::RequestId as _;
+        use aws_sdk_lambda::types::{InvocationType, LogType};
+        use base64::Engine as _;
+
+        let doing = format!("invoking function {name}");
+        let mut request = self
+            .lambda
+            .invoke()
+            .function_name(name)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload));
+        request = if asynchronous {
+            request.invocation_type(InvocationType::Event)
+        } else {
+            request
+                .invocation_type(InvocationType::RequestResponse)
+                .log_type(LogType::Tail)
+        };
+        let once = aws_sdk_lambda::config::Builder::default()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::builder().operation_timeout(timeout).build());
+        let output = request
+            .customize()
+            .config_override(once)
+            .send()
+            .await
+            .map_err(|error| sdk_error(doing, &error))?;
+        let log_tail = output.log_result().and_then(|encoded| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        });
+        Ok(InvokeOutcome {
+            status_code: output.status_code(),
+            function_error: output.function_error().map(str::to_owned),
+            executed_version: output.executed_version().map(str::to_owned),
+            request_id: output.request_id().map(str::to_owned),
+            payload: output
+                .payload()
+                .map(|blob| blob.as_ref().to_vec())
+                .unwrap_or_default(),
+            log_tail,
+        })
+    }
+}

@@ -14,6 +14,7 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::RequestId;
 
 pub use ecr::{ImageId, decode_token};
+pub use lambda::InvokeOutcome;
 pub use logs::EventQuery;
 pub use s3::DIGEST_KEY;
 

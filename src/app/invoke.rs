@@ -1,0 +1,214 @@
+//! Invoking the function: payload checks, readiness, and a report that treats a function error
+//! as a failure even though Lambda answers HTTP 200.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aws::InvokeOutcome;
+use crate::model::FunctionInfo;
+
+/// How much longer than the function itself the client waits for an answer.
+const TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
+/// Lambda's default function timeout, for a configuration that does not say.
+const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The client timeout for an invoke: the function's own timeout and a margin, so the client
+/// never gives up on an invoke the function is still allowed to finish.
+pub fn client_timeout(function: &FunctionInfo) -> Duration {
+    let own = function
+        .timeout_seconds
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .map_or(DEFAULT_FUNCTION_TIMEOUT, Duration::from_secs);
+    own + TIMEOUT_MARGIN
+}
+
+/// Checks that a payload is JSON before it is sent, saying where it is not.
+pub fn check_payload(text: &str) -> Result<Vec<u8>, String> {
+    let trimmed = if text.trim().is_empty() { "{}" } else { text };
+    serde_json::from_str::<Value>(trimmed)
+        .map(|_| trimmed.as_bytes().to_vec())
+        .map_err(|error| format!("the payload is not JSON: {error}"))
+}
+
+/// Whether the function can be invoked now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeReadiness {
+    Ready,
+    /// Being created, or waking after a long idle time: wait and look again.
+    Waking(String),
+    /// It cannot run; invoking would only fail.
+    Failed(String),
+}
+
+/// Reads the function's state before an invoke (K05).
+pub fn invoke_readiness(function: &FunctionInfo) -> InvokeReadiness {
+    let reason = function
+        .state_reason
+        .as_deref()
+        .unwrap_or("no reason given");
+    match function.state.as_str() {
+        "Failed" => InvokeReadiness::Failed(format!("the function is in state Failed: {reason}")),
+        "Pending" => InvokeReadiness::Waking("the function is being created (Pending)".to_owned()),
+        "Inactive" => {
+            InvokeReadiness::Waking("the function is waking after being idle (Inactive)".to_owned())
+        }
+        _ => InvokeReadiness::Ready,
+    }
+}
+
+/// The invoke's result as `invoke --output json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvokeReport {
+    pub status_code: i32,
+    pub function_error: Option<String>,
+    pub executed_version: Option<String>,
+    pub request_id: Option<String>,
+    /// The response as JSON when it parses, else as text.
+    pub payload: Value,
+    pub log_tail: Option<String>,
+}
+
+/// What a failed function said about its failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionFailure {
+    pub error_type: String,
+    pub message: String,
+    pub stack_trace: Vec<String>,
+}
+
+impl InvokeReport {
+    pub fn from_outcome(outcome: InvokeOutcome) -> Self {
+        let text = String::from_utf8_lossy(&outcome.payload).into_owned();
+        let payload = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Self {
+            status_code: outcome.status_code,
+            function_error: outcome.function_error,
+            executed_version: outcome.executed_version,
+            request_id: outcome.request_id,
+            payload,
+            log_tail: outcome.log_tail,
+        }
+    }
+
+    /// An invoke failed when Lambda says the function errored, whatever the HTTP status (K19),
+    /// or when the status is not a success.
+    pub fn failed(&self) -> bool {
+        self.function_error.is_some() || !(200..300).contains(&self.status_code)
+    }
+
+    /// The error type, message and stack trace a failed function returned.
+    pub fn failure(&self) -> Option<FunctionFailure> {
+        if !self.failed() {
+            return None;
+        }
+        let field = |name: &str| {
+            self.payload
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let stack_trace = self
+            .payload
+            .get("stackTrace")
+            .and_then(Value::as_array)
+            .map(|frames| {
+                frames
+                    .iter()
+                    .map(|frame| {
+                        frame
+                            .as_str()
+                            .map_or_else(|| frame.to_string(), str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(FunctionFailure {
+            error_type: field("errorType")
+                .or_else(|| self.function_error.clone())
+                .unwrap_or_else(|| format!("HTTP {}", self.status_code)),
+            message: field("errorMessage").unwrap_or_default(),
+            stack_trace,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(function_error: Option<&str>, payload: &str) -> InvokeOutcome {
+        InvokeOutcome {
+            status_code: 200,
+            function_error: function_error.map(str::to_owned),
+            executed_version: Some("$LATEST".into()),
+            request_id: Some("r-1".into()),
+            payload: payload.as_bytes().to_vec(),
+            log_tail: Some("START RequestId: r-1\n".into()),
+        }
+    }
+
+    #[test]
+    fn a_function_error_with_http_200_is_a_failure_with_its_details() {
+        let payload = r#"{"errorType":"KeyError","errorMessage":"'S3_BUCKET_NAME'","stackTrace":["  File \"/var/task/app.py\", line 9"]}"#;
+        let report = InvokeReport::from_outcome(outcome(Some("Unhandled"), payload));
+        assert!(report.failed());
+        let failure = report.failure().unwrap();
+        assert_eq!(failure.error_type, "KeyError");
+        assert_eq!(failure.message, "'S3_BUCKET_NAME'");
+        assert_eq!(failure.stack_trace.len(), 1);
+    }
+
+    #[test]
+    fn a_success_keeps_its_json_and_a_text_answer_stays_text() {
+        let report = InvokeReport::from_outcome(outcome(None, r#"{"statusCode":200}"#));
+        assert!(!report.failed());
+        assert_eq!(report.payload["statusCode"], 200);
+        let text = InvokeReport::from_outcome(outcome(None, "plain words"));
+        assert_eq!(text.payload, Value::String("plain words".into()));
+        assert_eq!(text.failure(), None);
+    }
+
+    #[test]
+    fn payloads_are_checked_before_sending() {
+        assert_eq!(check_payload("").unwrap(), b"{}");
+        assert!(check_payload(r#"{"a": 1}"#).is_ok());
+        let error = check_payload("{\"a\": }").unwrap_err();
+        assert!(error.contains("line 1 column 7"), "{error}");
+    }
+
+    #[test]
+    fn the_client_waits_longer_than_the_function_may_run() {
+        let function = FunctionInfo {
+            timeout_seconds: Some(30),
+            ..FunctionInfo::default()
+        };
+        assert_eq!(client_timeout(&function), Duration::from_secs(40));
+        assert_eq!(
+            client_timeout(&FunctionInfo::default()),
+            Duration::from_secs(13)
+        );
+    }
+
+    #[test]
+    fn pending_and_inactive_functions_wake_and_failed_ones_are_not_invoked() {
+        let state = |state: &str| FunctionInfo {
+            state: state.into(),
+            ..FunctionInfo::default()
+        };
+        assert_eq!(invoke_readiness(&state("Active")), InvokeReadiness::Ready);
+        assert!(matches!(
+            invoke_readiness(&state("Pending")),
+            InvokeReadiness::Waking(_)
+        ));
+        assert!(matches!(
+            invoke_readiness(&state("Inactive")),
+            InvokeReadiness::Waking(_)
+        ));
+        assert!(matches!(
+            invoke_readiness(&state("Failed")),
+            InvokeReadiness::Failed(_)
+        ));
+    }
+}
