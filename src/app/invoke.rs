@@ -9,6 +9,19 @@ use serde_json::Value;
 use crate::aws::InvokeOutcome;
 use crate::model::FunctionInfo;
 
+/// The invoke view: what was sent and what came back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvokeView {
+    pub sending: bool,
+    pub asynchronous: bool,
+    /// Said while the function is being created or woken.
+    pub waking: Option<String>,
+    pub started: Option<std::time::Instant>,
+    pub took: Option<Duration>,
+    /// The last answer, or why there is none (a bad payload, a refused call).
+    pub result: Option<Result<InvokeReport, String>>,
+}
+
 /// How much longer than the function itself the client waits for an answer.
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
 /// Lambda's default function timeout, for a configuration that does not say.

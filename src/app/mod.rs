@@ -49,6 +49,8 @@ pub enum Action {
     Back,
     /// Build and deploy from source; the update waits for a confirmation.
     Deploy,
+    /// Open the invoke view, with its payload editor.
+    OpenInvoke,
     /// Answer yes in a dialog.
     Confirm,
     /// Answer no in a dialog.
@@ -66,6 +68,16 @@ pub enum Action {
     ObjectsLoaded(Result<Vec<ObjectInfo>, AwsError>),
     #[serde(skip)]
     StreamsLoaded(Result<Vec<LogStreamInfo>, AwsError>),
+    /// Send the editor's payload; the console's editor produces it.
+    #[serde(skip)]
+    SendInvoke {
+        payload: String,
+        asynchronous: bool,
+    },
+    #[serde(skip)]
+    InvokeWaking(String),
+    #[serde(skip)]
+    InvokeFinished(Result<invoke::InvokeReport, String>),
     #[serde(skip)]
     DeployProgress(crate::pipeline::run::Event),
     #[serde(skip)]
@@ -111,6 +123,11 @@ pub enum Command {
     },
     AnswerApproval(bool),
     CancelDeploy,
+    Invoke {
+        function: String,
+        payload: Vec<u8>,
+        asynchronous: bool,
+    },
 }
 
 /// The panes that take focus, in Tab order.
@@ -237,6 +254,7 @@ pub struct App {
     pub show_help: bool,
     pub dialog: Option<deploy::Dialog>,
     pub deploy: Option<deploy::DeployView>,
+    pub invoke: Option<invoke::InvokeView>,
     /// A one-line message for the status line, such as why a key did nothing.
     pub notice: Option<String>,
     pub spinner_frame: usize,
@@ -266,6 +284,7 @@ impl App {
             show_help: false,
             dialog: None,
             deploy: None,
+            invoke: None,
             notice: None,
             spinner_frame: 0,
             should_quit: false,
@@ -292,6 +311,7 @@ impl App {
                 .deploy
                 .as_ref()
                 .is_some_and(deploy::DeployView::is_running)
+            || self.invoke.as_ref().is_some_and(|view| view.sending)
     }
 
     /// The digest the function runs, once it is known.
@@ -318,6 +338,26 @@ impl App {
             Action::Back if self.show_help => self.show_help = false,
             Action::Back | Action::Decline | Action::Confirm | Action::Deploy => {
                 return self.deploy_action(&action);
+            }
+            Action::OpenInvoke => self.invoke = Some(self.invoke.take().unwrap_or_default()),
+            Action::SendInvoke {
+                payload,
+                asynchronous,
+            } => {
+                return self.send_invoke(&payload, asynchronous);
+            }
+            Action::InvokeWaking(reason) => {
+                if let Some(view) = &mut self.invoke {
+                    view.waking = Some(reason);
+                }
+            }
+            Action::InvokeFinished(result) => {
+                if let Some(view) = &mut self.invoke {
+                    view.sending = false;
+                    view.waking = None;
+                    view.took = view.started.map(|started| started.elapsed());
+                    view.result = Some(result);
+                }
             }
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
             Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
@@ -386,6 +426,35 @@ impl App {
         Vec::new()
     }
 
+    /// Checks the payload and, when it is JSON and no invoke is running, sends it.
+    fn send_invoke(&mut self, payload: &str, asynchronous: bool) -> Vec<Command> {
+        let view = self.invoke.get_or_insert_with(invoke::InvokeView::default);
+        if view.sending {
+            self.notice = Some("an invoke is running; its answer comes first".to_owned());
+            return Vec::new();
+        }
+        match invoke::check_payload(payload) {
+            Err(reason) => {
+                view.result = Some(Err(reason));
+                Vec::new()
+            }
+            Ok(bytes) => {
+                *view = invoke::InvokeView {
+                    sending: true,
+                    asynchronous,
+                    started: Some(std::time::Instant::now()),
+                    ..invoke::InvokeView::default()
+                };
+                let function = self.settings.function.clone();
+                vec![Command::Invoke {
+                    function,
+                    payload: bytes,
+                    asynchronous,
+                }]
+            }
+        }
+    }
+
     /// Dialogs first, then the deploy view, then the Logs pane: Back and the answers act on
     /// whatever is in front.
     fn deploy_action(&mut self, action: &Action) -> Vec<Command> {
@@ -421,6 +490,10 @@ impl App {
             Action::Back if running => vec![Command::CancelDeploy],
             Action::Back if self.deploy.is_some() => {
                 self.deploy = None;
+                Vec::new()
+            }
+            Action::Back if self.invoke.is_some() => {
+                self.invoke = None;
                 Vec::new()
             }
             Action::Back => {
@@ -877,6 +950,40 @@ mod tests {
             commands.as_slice(),
             [Command::StartDeploy { approval: false, request }] if request.source == Source::Digest(digest('c'))
         ));
+    }
+
+    #[test]
+    fn an_invoke_sends_only_json_and_one_at_a_time() {
+        let mut app = loaded_app();
+        app.update(Action::OpenInvoke);
+        let bad = app.update(Action::SendInvoke {
+            payload: "{\"a\": }".into(),
+            asynchronous: false,
+        });
+        assert!(bad.is_empty(), "a payload that is not JSON is not sent");
+        let result = app.invoke.as_ref().unwrap().result.clone().unwrap();
+        assert!(result.unwrap_err().contains("not JSON"));
+
+        let sent = app.update(Action::SendInvoke {
+            payload: "{\"a\": 1}".into(),
+            asynchronous: true,
+        });
+        assert!(matches!(
+            sent.as_slice(),
+            [Command::Invoke { asynchronous: true, payload, .. }] if payload == b"{\"a\": 1}"
+        ));
+        assert!(app.is_loading());
+        let again = app.update(Action::SendInvoke {
+            payload: "{}".into(),
+            asynchronous: false,
+        });
+        assert!(again.is_empty(), "never a second invoke while one runs");
+
+        app.update(Action::InvokeFinished(Err("throttled".into())));
+        let view = app.invoke.as_ref().unwrap();
+        assert!(!view.sending && view.took.is_some());
+        app.update(Action::Back);
+        assert!(app.invoke.is_none(), "Esc closes the invoke view");
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Tasks {
         let clients = self.clients.clone();
         let actions = self.actions.clone();
         let handle = tokio::spawn(async move {
-            let action = perform(&clients, command).await;
+            let action = perform(&clients, command, &actions).await;
             // The console may have quit while the load ran; nobody is left to tell.
             let _ = actions.send(action);
         });
@@ -107,7 +107,50 @@ impl Drop for Tasks {
     }
 }
 
-async fn perform(clients: &AwsClients, command: Command) -> Action {
+/// Waits while the function wakes (saying so), then invokes it once.
+async fn invoke(
+    clients: &AwsClients,
+    function: &str,
+    payload: Vec<u8>,
+    asynchronous: bool,
+    actions: &UnboundedSender<Action>,
+) -> Action {
+    use super::invoke::{InvokeReadiness, InvokeReport, client_timeout, invoke_readiness};
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(5);
+    let info = loop {
+        let info = match clients.get_function(function).await {
+            Ok(info) => info,
+            Err(error) => return Action::InvokeFinished(Err(error.to_string())),
+        };
+        match invoke_readiness(&info) {
+            InvokeReadiness::Ready => break info,
+            InvokeReadiness::Failed(reason) => {
+                return Action::InvokeFinished(Err(format!("not invoked: {reason}")));
+            }
+            InvokeReadiness::Waking(reason) if std::time::Instant::now() < deadline => {
+                let _ = actions.send(Action::InvokeWaking(reason));
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            InvokeReadiness::Waking(reason) => {
+                return Action::InvokeFinished(Err(format!("gave up after 5 minutes: {reason}")));
+            }
+        }
+    };
+    let outcome = clients
+        .invoke(function, payload, asynchronous, client_timeout(&info))
+        .await;
+    let report = outcome
+        .map(InvokeReport::from_outcome)
+        .map_err(|error| error.to_string());
+    Action::InvokeFinished(report)
+}
+
+async fn perform(
+    clients: &AwsClients,
+    command: Command,
+    actions: &UnboundedSender<Action>,
+) -> Action {
     match command {
         Command::LoadFunction { name } => Action::FunctionLoaded(clients.get_function(&name).await),
         Command::LoadImages { repository } => {
@@ -122,6 +165,11 @@ async fn perform(clients: &AwsClients, command: Command) -> Action {
         Command::LoadStreams { log_group } => {
             Action::StreamsLoaded(clients.list_log_streams(&log_group, STREAM_LIMIT).await)
         }
+        Command::Invoke {
+            function,
+            payload,
+            asynchronous,
+        } => invoke(clients, &function, payload, asynchronous, actions).await,
         Command::StartDeploy { .. } | Command::AnswerApproval(_) | Command::CancelDeploy => {
             unreachable!("Tasks::run handles deploy commands itself")
         }

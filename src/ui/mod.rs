@@ -7,7 +7,7 @@ pub mod view;
 
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -20,6 +20,37 @@ use theme::Theme;
 
 /// How often the spinner moves while something loads.
 const TICK: Duration = Duration::from_millis(120);
+
+/// Whether keys go to the payload editor rather than the key bindings.
+fn editing(app: &App) -> bool {
+    app.invoke.is_some() && app.deploy.is_none() && app.dialog.is_none() && !app.show_help
+}
+
+/// The invoke editor's own keys; every other key edits the payload.
+fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
+    let editor = view
+        .editor
+        .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => Some(Action::Back),
+        KeyCode::Char('c') if control => Some(Action::Quit),
+        KeyCode::Char('s' | 'e') if control => Some(Action::SendInvoke {
+            payload: editor.lines().join("\n"),
+            asynchronous: key.code == KeyCode::Char('e'),
+        }),
+        KeyCode::Char('p') if control => {
+            let (_, saved) = view::SAVED_PAYLOADS[view.next_saved % view::SAVED_PAYLOADS.len()];
+            view.next_saved += 1;
+            *editor = ratatui_textarea::TextArea::from(saved.lines());
+            None
+        }
+        _ => {
+            editor.input(key);
+            None
+        }
+    }
+}
 
 /// Runs the console until the user quits or the terminal goes away.
 pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::Result<()> {
@@ -44,7 +75,9 @@ pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::R
             .draw(|frame| view::draw(frame, &app, &keymap, theme, &mut view))?;
         let action = tokio::select! {
             event = input.next() => match event {
-                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => keymap.action_for(key),
+                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                    if editing(&app) { edit_payload(&mut view, key) } else { keymap.action_for(key) }
+                }
                 Some(Ok(_)) => None,
                 Some(Err(error)) => return Err(anyhow::Error::new(error).context("reading the terminal")),
                 // The terminal is gone (an ssh drop): nothing is left to draw on.

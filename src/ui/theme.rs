@@ -116,6 +116,7 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::Enter => "Logs: open the stream's events; Images: roll back to the image",
         Action::Back => "back, close, or cancel the running deploy",
         Action::Deploy => "build and deploy (asks before the update)",
+        Action::OpenInvoke => "invoke: edit a payload, Ctrl-S sends, Ctrl-E sends async",
         Action::Confirm => "yes, in a dialog",
         Action::Decline => "no, in a dialog",
         _ => "",
@@ -123,7 +124,7 @@ pub fn action_description(action: &Action) -> &'static str {
 }
 
 /// The actions a key can be bound to, in the order the help overlay lists them.
-pub const BINDABLE_ACTIONS: [Action; 19] = [
+pub const BINDABLE_ACTIONS: [Action; 20] = [
     Action::FocusImages,
     Action::FocusObjects,
     Action::FocusLogs,
@@ -138,6 +139,7 @@ pub const BINDABLE_ACTIONS: [Action; 19] = [
     Action::Enter,
     Action::Back,
     Action::Deploy,
+    Action::OpenInvoke,
     Action::Confirm,
     Action::Decline,
     Action::Refresh,

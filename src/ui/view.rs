@@ -22,9 +22,22 @@ const MIN_HEIGHT: u16 = 16;
 /// Columns of a human-readable size such as `1023 KiB`.
 const SIZE_WIDTH: u16 = 8;
 
-/// Per-pane scroll positions that ratatui keeps between frames.
+/// The payloads the invoke editor offers with Ctrl-P, from `assets/payloads/`.
+pub const SAVED_PAYLOADS: [(&str, &str); 2] = [
+    ("empty", include_str!("../../assets/payloads/empty.json")),
+    (
+        "scheduled-event",
+        include_str!("../../assets/payloads/scheduled-event.json"),
+    ),
+];
+
+/// Per-pane scroll positions that ratatui keeps between frames, and the invoke editor.
 #[derive(Debug, Default)]
 pub struct ViewState {
+    /// The payload editor; it keeps its text while the invoke view is closed.
+    pub editor: Option<ratatui_textarea::TextArea<'static>>,
+    /// Which saved payload Ctrl-P loads next.
+    pub next_saved: usize,
     images: TableState,
     objects: TableState,
     streams: TableState,
@@ -80,6 +93,8 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
     draw_objects(frame, objects, app, theme, &mut view.objects);
     if let Some(deploy) = &app.deploy {
         draw_deploy(frame, logs, deploy, app, theme);
+    } else if let Some(invoke) = &app.invoke {
+        draw_invoke(frame, logs, invoke, app, theme, view);
     } else {
         draw_streams(frame, streams, app, theme, &mut view.streams);
         draw_events(frame, events, app, theme, &mut view.events);
@@ -118,6 +133,7 @@ fn key_hints(app: &App, keymap: &Keymap) -> String {
         PaneId::Objects => {}
     }
     hints.push(format!("{} deploy", key(Action::Deploy)));
+    hints.push(format!("{} invoke", key(Action::OpenInvoke)));
     hints.extend([
         format!("{} next pane", key(Action::FocusNext)),
         format!("{} refresh", key(Action::Refresh)),
@@ -625,6 +641,90 @@ fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, th
     }
 }
 
+/// The invoke view: the payload editor beside the last answer.
+fn draw_invoke(
+    frame: &mut Frame,
+    area: Rect,
+    invoke: &crate::app::invoke::InvokeView,
+    app: &App,
+    theme: Theme,
+    view: &mut ViewState,
+) {
+    let [editor_area, result_area] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    let editor = view
+        .editor
+        .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
+    editor.set_block(pane_block(
+        "payload · Ctrl-S send · Ctrl-E async · Ctrl-P saved · Esc close",
+        true,
+        theme,
+    ));
+    frame.render_widget(&*editor, editor_area);
+
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(reason) = &invoke.waking {
+        lines.push(Line::styled(
+            format!("{} waking: {}", spinner(app), sanitize_line(reason)),
+            theme.warning(),
+        ));
+    } else if invoke.sending {
+        lines.push(Line::raw(format!("{} invoking…", spinner(app))));
+    }
+    match &invoke.result {
+        None if !invoke.sending => lines.push(Line::styled("nothing sent yet", theme.dim())),
+        None => {}
+        Some(Err(reason)) => lines.push(Line::styled(
+            format!("not sent: {}", sanitize_line(reason)),
+            theme.error(),
+        )),
+        Some(Ok(report)) => lines.extend(report_lines(report, invoke.took, theme)),
+    }
+    let block = pane_block("response", false, theme);
+    frame.render_widget(Paragraph::new(lines).block(block), result_area);
+}
+
+/// The answer: a verdict line, the response pretty-printed, then the decoded log tail.
+fn report_lines(
+    report: &crate::app::invoke::InvokeReport,
+    took: Option<std::time::Duration>,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let took = took.map_or_else(String::new, |took| format!("  {} ms", took.as_millis()));
+    let version = report.executed_version.as_deref().unwrap_or("-");
+    let request = report.request_id.as_deref().unwrap_or("-");
+    let head = format!(
+        "HTTP {}  version {version}{took}  request {}",
+        report.status_code,
+        sanitize_line(request)
+    );
+    let mut lines = vec![match report.failure() {
+        Some(failure) => Line::styled(
+            format!(
+                "FAILED ({}): {}: {}",
+                report.function_error.as_deref().unwrap_or("error"),
+                sanitize_line(&failure.error_type),
+                sanitize_line(&failure.message)
+            ),
+            theme.error(),
+        ),
+        None => Line::styled(format!("OK  {head}"), theme.good()),
+    }];
+    if report.failed() {
+        lines.push(Line::raw(head));
+    }
+    let pretty = serde_json::to_string_pretty(&report.payload).unwrap_or_default();
+    lines.extend(pretty.lines().map(|line| Line::raw(sanitize_line(line))));
+    if let Some(tail) = &report.log_tail {
+        lines.push(Line::styled("log tail", theme.column_header()));
+        lines.extend(
+            tail.lines()
+                .map(|line| Line::styled(sanitize_line(line), theme.dim())),
+        );
+    }
+    lines
+}
+
 /// What the console asks before it changes the function, if anything.
 fn question(app: &App) -> Option<Vec<Line<'static>>> {
     let digest = |digest: Option<&Digest>| {
@@ -972,6 +1072,40 @@ mod tests {
             text.contains(&format!("built    {}", digest("d4"))),
             "{text}"
         );
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_function_error_is_shown_as_a_failure_with_its_stack() {
+        use crate::app::invoke::InvokeReport;
+        let mut app = loaded_app();
+        app.update(Action::OpenInvoke);
+        app.update(Action::SendInvoke {
+            payload: "{}".into(),
+            asynchronous: false,
+        });
+        let report = InvokeReport {
+            status_code: 200,
+            function_error: Some("Unhandled".into()),
+            executed_version: Some("$LATEST".into()),
+            request_id: Some("6f1c".into()),
+            payload: serde_json::json!({
+                "errorType": "KeyError",
+                "errorMessage": "'S3_BUCKET_NAME'",
+                "stackTrace": ["  File \"/var/task/app.py\", line 9, in lambda_handler"]
+            }),
+            log_tail: Some(
+                "START RequestId: 6f1c\n[ERROR] KeyError\u{1b}[0m\nEND RequestId: 6f1c\n".into(),
+            ),
+        };
+        app.update(Action::InvokeFinished(Ok(report)));
+        app.invoke.as_mut().unwrap().took = Some(std::time::Duration::from_millis(412));
+        let text = format!("{}", render(&app, 120, 40).backend());
+        assert!(
+            text.contains("FAILED (Unhandled): KeyError: 'S3_BUCKET_NAME'"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'));
         insta::assert_snapshot!(text);
     }
 
