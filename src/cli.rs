@@ -615,64 +615,59 @@ async fn follow_logs(
     since: chrono::DateTime<chrono::Utc>,
     args: &LogsArgs,
 ) -> anyhow::Result<()> {
-    use backon::BackoffBuilder;
+    use std::ops::ControlFlow;
 
-    const POLL: std::time::Duration = std::time::Duration::from_secs(1);
-    let backoff = || {
-        backon::ExponentialBuilder::default()
-            .with_min_delay(std::time::Duration::from_secs(1))
-            .with_max_delay(std::time::Duration::from_secs(30))
-            .with_jitter()
-            .without_max_times()
-            .build()
-    };
-    let mut cursor = crate::app::tail::TailCursor::new(since, crate::app::tail::DEFAULT_OVERLAP);
-    let mut delays = backoff();
-    let log_group = &resolved.targets.log_group;
-    loop {
-        let query = EventQuery {
-            since: Some(cursor.next_start()),
-            filter_pattern: args.filter.clone(),
-            limit: None,
-        };
-        let polled = tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            polled = resolved.clients.filter_events(log_group, &query) => polled,
-        };
-        let pause = match polled {
-            Ok(events) => {
-                let mut out = std::io::stdout().lock();
-                for event in cursor.accept(events) {
-                    if args.output.output == Output::Json {
-                        serde_json::to_writer(&mut out, &event)?;
-                        writeln!(out)?;
-                    } else {
-                        write_event_line(&mut out, &event)?;
-                    }
-                }
-                out.flush()?;
-                delays = backoff();
-                POLL
-            }
-            Err(error) => {
-                let delay = delays.next().unwrap_or(std::time::Duration::from_secs(30));
-                let what = if error.is_throttling() {
-                    "throttled"
+    use crate::app::tail::{TailUpdate, follow};
+
+    let json = args.output.output == Output::Json;
+    let mut failure: Option<std::io::Error> = None;
+    let print = |update: TailUpdate| match update {
+        TailUpdate::Events(events) => {
+            let mut out = std::io::stdout().lock();
+            let written = events.iter().try_for_each(|event| {
+                if json {
+                    serde_json::to_writer(&mut out, event)?;
+                    writeln!(out)
                 } else {
-                    "failed"
-                };
-                eprintln!(
-                    "{what}, retrying in {:.1} s: {}",
-                    delay.as_secs_f64(),
-                    sanitize_line(&error.to_string())
-                );
-                delay
+                    write_event_line(&mut out, event)
+                }
+            });
+            match written.and_then(|()| out.flush()) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(error) => {
+                    failure = Some(error);
+                    ControlFlow::Break(())
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            () = tokio::time::sleep(pause) => {}
         }
+        TailUpdate::Waiting {
+            throttled,
+            retry_in,
+            reason,
+        } => {
+            let what = if throttled { "throttled" } else { "failed" };
+            let seconds = retry_in.as_secs_f64();
+            eprintln!(
+                "{what}, retrying in {seconds:.1} s: {}",
+                sanitize_line(&reason)
+            );
+            ControlFlow::Continue(())
+        }
+    };
+    let tail = follow(
+        &resolved.clients,
+        &resolved.targets.log_group,
+        args.filter.clone(),
+        since,
+        print,
+    );
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = tail => {}
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(()),
     }
 }
 

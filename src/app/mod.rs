@@ -51,6 +51,10 @@ pub enum Action {
     Deploy,
     /// Open the invoke view, with its payload editor.
     OpenInvoke,
+    /// Logs: switch the events side between the live tail and the selected stream.
+    ToggleLive,
+    /// Logs: keep to the newest event, or hold the view still.
+    ToggleFollow,
     /// Answer yes in a dialog.
     Confirm,
     /// Answer no in a dialog.
@@ -73,6 +77,14 @@ pub enum Action {
     SendInvoke {
         payload: String,
         asynchronous: bool,
+    },
+    #[serde(skip)]
+    TailEvents(Vec<LogEvent>),
+    #[serde(skip)]
+    TailWaiting {
+        throttled: bool,
+        retry_in_ms: u128,
+        reason: String,
     },
     #[serde(skip)]
     InvokeWaking(String),
@@ -127,6 +139,10 @@ pub enum Command {
         function: String,
         payload: Vec<u8>,
         asynchronous: bool,
+    },
+    /// Follows the log group from a quarter of an hour back.
+    StartTail {
+        log_group: String,
     },
 }
 
@@ -222,6 +238,16 @@ impl Cursor {
     }
 }
 
+/// What the events side of the Logs pane shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogsView {
+    /// Every stream's events as they arrive.
+    #[default]
+    Live,
+    /// The recent events of the stream selected on the left.
+    Stream,
+}
+
 /// Which list of the Logs pane the cursor keys move.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogsFocus {
@@ -255,6 +281,9 @@ pub struct App {
     pub dialog: Option<deploy::Dialog>,
     pub deploy: Option<deploy::DeployView>,
     pub invoke: Option<invoke::InvokeView>,
+    pub live: tail::LiveTail,
+    pub logs_view: LogsView,
+    pub live_cursor: Cursor,
     /// A one-line message for the status line, such as why a key did nothing.
     pub notice: Option<String>,
     pub spinner_frame: usize,
@@ -285,6 +314,9 @@ impl App {
             dialog: None,
             deploy: None,
             invoke: None,
+            live: tail::LiveTail::new(tail::DEFAULT_BUFFER_LINES),
+            logs_view: LogsView::default(),
+            live_cursor: Cursor::default(),
             notice: None,
             spinner_frame: 0,
             should_quit: false,
@@ -340,6 +372,10 @@ impl App {
                 return self.deploy_action(&action);
             }
             Action::OpenInvoke => self.invoke = Some(self.invoke.take().unwrap_or_default()),
+            Action::ToggleLive
+            | Action::ToggleFollow
+            | Action::TailEvents(_)
+            | Action::TailWaiting { .. } => self.live_action(action),
             Action::SendInvoke {
                 payload,
                 asynchronous,
@@ -424,6 +460,42 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// The live tail's actions: new events, a failing poll, and the view's switches.
+    fn live_action(&mut self, action: Action) {
+        match action {
+            Action::ToggleLive => {
+                self.logs_view = match self.logs_view {
+                    LogsView::Live => LogsView::Stream,
+                    LogsView::Stream => LogsView::Live,
+                };
+            }
+            Action::ToggleFollow => {
+                self.live.following = !self.live.following;
+                if self.live.following {
+                    self.live_cursor.apply(&Action::Bottom, self.live.len());
+                }
+            }
+            Action::TailEvents(events) => {
+                self.live.waiting = None;
+                self.live.buffer.extend(events);
+                if self.live.following {
+                    self.live_cursor.apply(&Action::Bottom, self.live.len());
+                }
+            }
+            Action::TailWaiting {
+                throttled,
+                retry_in_ms,
+                reason,
+            } => {
+                let what = if throttled { "throttled" } else { "failed" };
+                #[allow(clippy::cast_precision_loss, reason = "seconds for a status line")]
+                let seconds = retry_in_ms as f64 / 1000.0;
+                self.live.waiting = Some(format!("{what}, retrying in {seconds:.1} s: {reason}"));
+            }
+            _ => {}
+        }
     }
 
     /// Checks the payload and, when it is JSON and no invoke is running, sends it.
@@ -606,6 +678,9 @@ impl App {
         commands.push(Command::LoadStreams {
             log_group: targets.log_group.clone(),
         });
+        commands.push(Command::StartTail {
+            log_group: targets.log_group.clone(),
+        });
         self.targets = Some(targets);
         commands
     }
@@ -621,6 +696,11 @@ impl App {
                 self.objects_cursor
                     .apply(action, len(self.objects.data.as_ref().map(Vec::len)));
             }
+            (PaneId::Logs, LogsFocus::Events) if self.logs_view == LogsView::Live => {
+                self.live_cursor.apply(action, self.live.len());
+                // Moving away from the newest event holds the view; the last row follows again.
+                self.live.following = self.live_cursor.selected + 1 >= self.live.len();
+            }
             (PaneId::Logs, LogsFocus::Events) => {
                 self.events_cursor
                     .apply(action, len(self.events.data.as_ref().map(Vec::len)));
@@ -628,6 +708,7 @@ impl App {
             (PaneId::Logs, LogsFocus::Streams) => {
                 self.streams_cursor
                     .apply(action, len(self.streams.data.as_ref().map(Vec::len)));
+                self.logs_view = LogsView::Stream;
                 return self.load_selected_stream();
             }
         }
@@ -719,6 +800,9 @@ mod tests {
                     bucket: "lambda-artifacts-00000000".into()
                 },
                 Command::LoadStreams {
+                    log_group: "/aws/lambda/python-lambda".into()
+                },
+                Command::StartTail {
                     log_group: "/aws/lambda/python-lambda".into()
                 },
             ]
@@ -984,6 +1068,53 @@ mod tests {
         assert!(!view.sending && view.took.is_some());
         app.update(Action::Back);
         assert!(app.invoke.is_none(), "Esc closes the invoke view");
+    }
+
+    #[test]
+    fn the_live_tail_follows_until_the_user_moves_and_resumes_at_the_bottom() {
+        let mut app = loaded_app();
+        assert_eq!(
+            app.logs_view,
+            LogsView::Live,
+            "the Logs pane opens on the live tail"
+        );
+        let event = |n: i64| LogEvent {
+            timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + n).unwrap(),
+            stream: "s".into(),
+            message: format!("line {n}"),
+            event_id: Some(n.to_string()),
+        };
+        app.update(Action::TailEvents((0..5).map(event).collect()));
+        assert_eq!(app.live_cursor.selected, 4);
+        app.update(Action::FocusLogs);
+        app.update(Action::Enter);
+        app.update(Action::Up);
+        assert!(!app.live.following, "moving up holds the view");
+        app.update(Action::TailEvents(vec![event(5)]));
+        assert_eq!(
+            app.live_cursor.selected, 3,
+            "new events do not move a held view"
+        );
+        app.update(Action::Bottom);
+        assert!(app.live.following, "the last row follows again");
+
+        app.update(Action::TailWaiting {
+            throttled: true,
+            retry_in_ms: 2100,
+            reason: "Rate exceeded".into(),
+        });
+        assert_eq!(
+            app.live.waiting.as_deref(),
+            Some("throttled, retrying in 2.1 s: Rate exceeded")
+        );
+        app.update(Action::TailEvents(vec![]));
+        assert_eq!(
+            app.live.waiting, None,
+            "an answer after a failure means live again"
+        );
+
+        app.update(Action::ToggleLive);
+        assert_eq!(app.logs_view, LogsView::Stream);
     }
 
     #[test]

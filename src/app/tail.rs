@@ -106,6 +106,113 @@ impl TailBuffer {
     }
 }
 
+/// The console's merged live view of the log group.
+#[derive(Debug, Clone)]
+pub struct LiveTail {
+    pub buffer: TailBuffer,
+    /// Why the tail is not live right now, e.g. "throttled, retrying in 2.1 s".
+    pub waiting: Option<String>,
+    /// Whether the view keeps to the newest event.
+    pub following: bool,
+}
+
+impl LiveTail {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            buffer: TailBuffer::new(capacity),
+            waiting: None,
+            following: true,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buffer.events().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buffer.events().is_empty()
+    }
+}
+
+/// How many events the live view keeps unless configured otherwise.
+pub const DEFAULT_BUFFER_LINES: usize = 100_000;
+
+/// How often a healthy tail polls.
+pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a follower reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailUpdate {
+    /// New events, each seen once, in time order.
+    Events(Vec<LogEvent>),
+    /// A poll failed; the next comes after `retry_in`. Throttling is told apart, since it is
+    /// expected when several consoles tail one account.
+    Waiting {
+        throttled: bool,
+        retry_in: std::time::Duration,
+        reason: String,
+    },
+}
+
+/// Polls the log group, reporting each change through `emit`, until `emit` says to stop or the
+/// caller drops the future. Failures slow the polling with jittered exponential backoff and
+/// never end it.
+pub async fn follow(
+    clients: &crate::aws::AwsClients,
+    log_group: &str,
+    filter_pattern: Option<String>,
+    since: DateTime<Utc>,
+    mut emit: impl FnMut(TailUpdate) -> std::ops::ControlFlow<()>,
+) {
+    use backon::BackoffBuilder;
+
+    let backoff = || {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_secs(1))
+            .with_max_delay(std::time::Duration::from_secs(30))
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
+    let mut cursor = TailCursor::new(since, DEFAULT_OVERLAP);
+    let mut delays = backoff();
+    let mut failing = false;
+    loop {
+        let query = crate::aws::EventQuery {
+            since: Some(cursor.next_start()),
+            filter_pattern: filter_pattern.clone(),
+            limit: None,
+        };
+        let pause = match clients.filter_events(log_group, &query).await {
+            Ok(events) => {
+                let fresh = cursor.accept(events);
+                // After a failure even an empty answer is news: the tail is live again.
+                if (!fresh.is_empty() || failing) && emit(TailUpdate::Events(fresh)).is_break() {
+                    return;
+                }
+                failing = false;
+                delays = backoff();
+                POLL_INTERVAL
+            }
+            Err(error) => {
+                let retry_in = delays.next().unwrap_or(std::time::Duration::from_secs(30));
+                let throttled = error.is_throttling();
+                failing = true;
+                let waiting = TailUpdate::Waiting {
+                    throttled,
+                    retry_in,
+                    reason: error.to_string(),
+                };
+                if emit(waiting).is_break() {
+                    return;
+                }
+                retry_in
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

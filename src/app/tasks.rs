@@ -9,6 +9,9 @@ use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Action, Command, EVENT_LIMIT, STREAM_LIMIT};
+use std::ops::ControlFlow;
+
+use super::tail::{TailUpdate, follow};
 use crate::aws::AwsClients;
 use crate::pipeline::run::{self, DeployRequest};
 
@@ -170,6 +173,34 @@ async fn perform(
             payload,
             asynchronous,
         } => invoke(clients, &function, payload, asynchronous, actions).await,
+        Command::StartTail { log_group } => {
+            let since = chrono::Utc::now() - chrono::Duration::minutes(15);
+            let report = |update: TailUpdate| {
+                let action = match update {
+                    TailUpdate::Events(events) => Action::TailEvents(events),
+                    TailUpdate::Waiting {
+                        throttled,
+                        retry_in,
+                        reason,
+                    } => Action::TailWaiting {
+                        throttled,
+                        retry_in_ms: retry_in.as_millis(),
+                        reason,
+                    },
+                };
+                // Nobody listens once the console has closed: then the tail stops.
+                match actions.send(action) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            };
+            follow(clients, &log_group, None, since, report).await;
+            Action::TailWaiting {
+                throttled: false,
+                retry_in_ms: 0,
+                reason: "the tail stopped".into(),
+            }
+        }
         Command::StartDeploy { .. } | Command::AnswerApproval(_) | Command::CancelDeploy => {
             unreachable!("Tasks::run handles deploy commands itself")
         }

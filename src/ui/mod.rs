@@ -1,6 +1,7 @@
 //! The interactive console: terminal setup, the event loop, drawing and key bindings.
 
 pub mod keymap;
+pub mod styled;
 mod terminal;
 pub mod theme;
 pub mod view;

@@ -116,6 +116,8 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::Enter => "Logs: open the stream's events; Images: roll back to the image",
         Action::Back => "back, close, or cancel the running deploy",
         Action::Deploy => "build and deploy (asks before the update)",
+        Action::ToggleLive => "Logs: the live tail of every stream, or the selected stream",
+        Action::ToggleFollow => "Logs: follow the newest event, or hold the view",
         Action::OpenInvoke => "invoke: edit a payload, Ctrl-S sends, Ctrl-E sends async",
         Action::Confirm => "yes, in a dialog",
         Action::Decline => "no, in a dialog",
@@ -124,7 +126,7 @@ pub fn action_description(action: &Action) -> &'static str {
 }
 
 /// The actions a key can be bound to, in the order the help overlay lists them.
-pub const BINDABLE_ACTIONS: [Action; 20] = [
+pub const BINDABLE_ACTIONS: [Action; 22] = [
     Action::FocusImages,
     Action::FocusObjects,
     Action::FocusLogs,
@@ -138,6 +140,8 @@ pub const BINDABLE_ACTIONS: [Action; 20] = [
     Action::Bottom,
     Action::Enter,
     Action::Back,
+    Action::ToggleLive,
+    Action::ToggleFollow,
     Action::Deploy,
     Action::OpenInvoke,
     Action::Confirm,

@@ -97,7 +97,11 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         draw_invoke(frame, logs, invoke, app, theme, view);
     } else {
         draw_streams(frame, streams, app, theme, &mut view.streams);
-        draw_events(frame, events, app, theme, &mut view.events);
+        if app.logs_view == crate::app::LogsView::Live {
+            draw_live(frame, events, app, theme);
+        } else {
+            draw_events(frame, events, app, theme, &mut view.events);
+        }
     }
     frame.render_widget(
         Paragraph::new(status_line).wrap(Wrap { trim: false }),
@@ -503,6 +507,62 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
     );
 }
 
+/// The merged live tail. Only the rows that fit are built, so a buffer of a hundred thousand
+/// events draws as fast as a screenful.
+fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let live = &app.live;
+    let mode = if live.following { "following" } else { "held" };
+    let mut title = format!("live · all streams · {mode} · {} events", live.len());
+    if let Some(waiting) = &live.waiting {
+        title = format!("{title} · {}", sanitize_line(waiting));
+    }
+    let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Events;
+    let block = pane_block(&title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if live.is_empty() {
+        let waiting = Line::styled(
+            "waiting for events (the last 15 minutes and what comes)",
+            theme.dim(),
+        );
+        frame.render_widget(Paragraph::new(waiting), inner);
+        return;
+    }
+    let height = usize::from(inner.height).max(1);
+    let selected = app.live_cursor.selected.min(live.len() - 1);
+    let first = (selected + 1).saturating_sub(height);
+    let rows: Vec<Row> = live
+        .buffer
+        .events()
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(index, event)| {
+            let stream_tail = keep_end(&sanitize_line(&event.stream), 8);
+            let row = Row::new(vec![
+                Cell::from(Span::styled(
+                    event.timestamp.format("%H:%M:%S%.3f").to_string(),
+                    theme.dim(),
+                )),
+                Cell::from(Span::styled(stream_tail, theme.dim())),
+                Cell::from(sanitize_line(&event.message)),
+            ]);
+            if index == selected && !live.following {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Min(10),
+    ];
+    frame.render_widget(Table::new(rows, widths), inner);
+}
+
 /// The status: the first error, else what is loading, else ready.
 fn status_line(app: &App, theme: Theme) -> Line<'static> {
     let errors = [
@@ -897,7 +957,7 @@ mod tests {
             "END RequestId: 6f1c",
             "REPORT RequestId: 6f1c\tDuration: 189.52 ms\tBilled Duration: 190 ms",
         ];
-        let events = lines
+        let events: Vec<LogEvent> = lines
             .iter()
             .map(|message| LogEvent {
                 timestamp: at(28, 12, 0),
@@ -907,9 +967,24 @@ mod tests {
             })
             .collect();
         app.update(Action::EventsLoaded {
-            stream,
-            result: Ok(events),
+            stream: stream.clone(),
+            result: Ok(events.clone()),
         });
+        // The live view shows the same hostile lines, from two streams.
+        let live = events
+            .into_iter()
+            .enumerate()
+            .map(|(n, event)| LogEvent {
+                stream: if n % 2 == 0 {
+                    stream.clone()
+                } else {
+                    "2026/11/28/[$LATEST]0b5e1c".into()
+                },
+                event_id: Some(n.to_string()),
+                ..event
+            })
+            .collect();
+        app.update(Action::TailEvents(live));
         app
     }
 
