@@ -501,7 +501,7 @@ async fn logs(command_line: CommandLine, args: &LogsArgs) -> anyhow::Result<()> 
     let query = EventQuery {
         since: Some(since),
         filter_pattern: args.filter.clone(),
-        limit: None,
+        ..EventQuery::default()
     };
     let events = resolved
         .clients

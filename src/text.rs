@@ -7,22 +7,17 @@
 //! and every other escape sequence is dropped. Other control characters are shown as their
 //! Unicode pictures. What the row finally shows is returned as styled segments.
 //!
-//! Widths are measured per grapheme cluster. The crate cannot name `unicode-segmentation` (it is
-//! only a dependency of dependencies), so clusters are found by a subset of the Unicode rules:
-//! zero-width characters (combining marks, variation selectors, joiners), emoji modifiers, ZWJ
-//! emoji sequences and regional-indicator pairs (flags) join the cluster before them. Each
-//! cluster is measured as a whole with `unicode-width`, which knows how wide emoji sequences are.
+//! Escape sequences are recognised by `vte`, the parser of a real terminal (Alacritty), so what
+//! counts as one, and where a broken one ends, is what a terminal would decide. Widths are
+//! measured per grapheme cluster: `unicode-segmentation` finds the clusters by Unicode's rules
+//! and `unicode-width` measures each as a whole, as it knows how wide emoji sequences are.
 
+use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use vte::{Params, Perform};
 
 /// Columns between tab stops, as terminals set them by default.
 const TAB_WIDTH: usize = 8;
-
-/// The character that starts every escape sequence.
-const ESC: char = '\u{1b}';
-
-/// Joins emoji into one picture (a family, a profession).
-const ZERO_WIDTH_JOINER: char = '\u{200d}';
 
 /// The most text one cluster keeps. The longest emoji sequences take about 40 bytes; what joins
 /// a cluster beyond this ("Zalgo" text stacking thousands of accents) is dropped, as terminals
@@ -80,10 +75,10 @@ impl Colour {
     ];
 
     /// Palette entry `index` of the 16 basic colours; callers pass 0 to 15.
-    fn basic(index: u32) -> Colour {
-        usize::try_from(index)
-            .ok()
-            .and_then(|index| Self::BASIC.get(index).copied())
+    fn basic(index: u16) -> Colour {
+        Self::BASIC
+            .get(usize::from(index))
+            .copied()
             .unwrap_or(Colour::White)
     }
 }
@@ -105,18 +100,15 @@ pub struct SgrStyle {
 }
 
 impl SgrStyle {
-    /// Applies the parameters of one `ESC[...m` sequence, as xterm reads them: an empty list or
-    /// an empty parameter means 0, and sub-parameters may follow colons (`38:2::r:g:b`).
-    /// Codes that are not modelled (blink, hidden, strike-through) are ignored, so hidden text
-    /// still shows.
-    fn apply_sgr(&mut self, parameters: &str) {
-        let mut groups = parameters.split(';');
+    /// Applies the parameters of one `ESC[...m` sequence, as xterm reads them: `vte` has already
+    /// read an empty list or an empty parameter as 0, and colon-separated sub-parameters
+    /// (`38:2::r:g:b`) as one group. Codes that are not modelled (blink, hidden, strike-through)
+    /// are ignored, so hidden text still shows.
+    fn apply_sgr(&mut self, parameters: &Params) {
+        let mut groups = parameters.iter();
         while let Some(group) = groups.next() {
-            if group.contains(':') {
+            let &[code] = group else {
                 self.apply_sub_parameters(group);
-                continue;
-            }
-            let Some(code) = number(group) else {
                 continue;
             };
             match code {
@@ -161,17 +153,16 @@ impl SgrStyle {
     }
 
     /// A colon-separated group: `4:n` (underline style, 0 is off) or an extended colour.
-    fn apply_sub_parameters(&mut self, group: &str) {
-        let mut parts = group.split(':');
-        match parts.next().and_then(number) {
-            Some(4) => self.underline = parts.next().and_then(number).is_none_or(|kind| kind != 0),
-            Some(38) => {
-                if let Some(colour) = colon_colour(parts) {
+    fn apply_sub_parameters(&mut self, group: &[u16]) {
+        match *group {
+            [4, kind, ..] => self.underline = kind != 0,
+            [38, ref colour @ ..] => {
+                if let Some(colour) = colon_colour(colour) {
                     self.foreground = Some(colour);
                 }
             }
-            Some(48) => {
-                if let Some(colour) = colon_colour(parts) {
+            [48, ref colour @ ..] => {
+                if let Some(colour) = colon_colour(colour) {
                     self.background = Some(colour);
                 }
             }
@@ -182,11 +173,16 @@ impl SgrStyle {
 
 /// Reads the arguments of `38`/`48`/`58` in the semicolon form: `5;n` or `2;r;g;b`. They are
 /// consumed even when out of range, and then no colour results.
-fn extended_colour<'a>(groups: &mut impl Iterator<Item = &'a str>) -> Option<Colour> {
-    match number(groups.next()?)? {
-        5 => palette_colour(groups.next()?),
+fn extended_colour<'a>(groups: &mut impl Iterator<Item = &'a [u16]>) -> Option<Colour> {
+    // An argument with sub-parameters of its own is no number.
+    let mut next = || match groups.next()? {
+        &[value] => Some(value),
+        _ => None,
+    };
+    match next()? {
+        5 => next().and_then(channel).map(Colour::Indexed),
         2 => {
-            let (red, green, blue) = (groups.next(), groups.next(), groups.next());
+            let (red, green, blue) = (next(), next(), next());
             Some(Colour::Rgb(
                 channel(red?)?,
                 channel(green?)?,
@@ -198,36 +194,18 @@ fn extended_colour<'a>(groups: &mut impl Iterator<Item = &'a str>) -> Option<Col
 }
 
 /// Reads the sub-parameters after `38:`/`48:`: `5:n`, `2:r:g:b` or `2:colour-space:r:g:b`.
-fn colon_colour<'a>(parts: impl Iterator<Item = &'a str>) -> Option<Colour> {
-    let parts: Vec<&str> = parts.take(6).collect();
-    match parts.as_slice() {
-        [kind, index] if number(kind) == Some(5) => palette_colour(index),
-        [kind, red, green, blue] | [kind, _, red, green, blue] if number(kind) == Some(2) => {
+fn colon_colour(parts: &[u16]) -> Option<Colour> {
+    match *parts {
+        [5, index] => channel(index).map(Colour::Indexed),
+        [2, red, green, blue] | [2, _, red, green, blue] => {
             Some(Colour::Rgb(channel(red)?, channel(green)?, channel(blue)?))
         }
         _ => None,
     }
 }
 
-fn palette_colour(index: &str) -> Option<Colour> {
-    channel(index).map(Colour::Indexed)
-}
-
-fn channel(value: &str) -> Option<u8> {
-    number(value).and_then(|value| u8::try_from(value).ok())
-}
-
-/// A numeric escape-sequence parameter: empty is 0, huge values saturate, anything but digits
-/// (a private marker such as `?`) is no number.
-fn number(text: &str) -> Option<u32> {
-    if !text.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    Some(text.bytes().fold(0u32, |value, digit| {
-        value
-            .saturating_mul(10)
-            .saturating_add(u32::from(digit - b'0'))
-    }))
+fn channel(value: u16) -> Option<u8> {
+    u8::try_from(value).ok()
 }
 
 /// A run of text in one style.
@@ -283,10 +261,10 @@ impl StyledLine {
 ///
 /// When the row would need more than `max_columns` columns, `truncated` is set and the segments
 /// keep `max_columns - 1` columns at most, for the marker; a wide character or cluster that does
-/// not fit whole is left out. Work past the last column is limited to looking for the next
-/// carriage return or escape sequence, so a single 300 KB line costs little.
+/// not fit whole is left out. Text past the last column is passed over until the next carriage
+/// return or erase, so a single 300 KB line costs little.
 pub fn parse_styled_line(input: &str, max_columns: usize) -> StyledLine {
-    Parser::new(input, max_columns, CarriageReturn::Overwrite).run()
+    play(input, Row::new(max_columns, CarriageReturn::Overwrite))
 }
 
 /// Makes one line of outside text safe and readable on a terminal: ANSI escape sequences are
@@ -297,8 +275,7 @@ pub fn parse_styled_line(input: &str, max_columns: usize) -> StyledLine {
 /// is dropped like any other sequence: this is for names, keys and messages, where text hidden
 /// by overwriting or erasing would mislead.
 pub fn sanitize_line(input: &str) -> String {
-    Parser::new(input, usize::MAX, CarriageReturn::Show)
-        .run()
+    play(input, Row::new(usize::MAX, CarriageReturn::Show))
         .segments
         .into_iter()
         .map(|segment| segment.text)
@@ -307,21 +284,20 @@ pub fn sanitize_line(input: &str) -> String {
 
 /// Columns `text` takes, measured per grapheme cluster. Meant for sanitized text.
 pub fn display_width(text: &str) -> usize {
-    Clusters { rest: text }.map(cluster_width).sum()
+    text.graphemes(true).map(UnicodeWidthStr::width).sum()
 }
 
 /// Fits already sanitized text into `width` columns by cutting from the start, so the end,
 /// where object keys and ids differ, stays visible; the cut is marked with `…` and never splits
 /// a grapheme cluster.
 pub fn keep_end(text: &str, width: usize) -> String {
-    let clusters: Vec<&str> = Clusters { rest: text }.collect();
-    if clusters.iter().copied().map(cluster_width).sum::<usize>() <= width {
+    if display_width(text) <= width {
         return text.to_owned();
     }
     let mut used = TRUNCATION_MARKER.width().unwrap_or(1);
     let mut start = text.len();
-    for cluster in clusters.iter().rev() {
-        let cluster_width = cluster_width(cluster);
+    for cluster in text.graphemes(true).rev() {
+        let cluster_width = cluster.width();
         if used + cluster_width > width {
             break;
         }
@@ -331,86 +307,24 @@ pub fn keep_end(text: &str, width: usize) -> String {
     format!("{TRUNCATION_MARKER}{}", &text[start..])
 }
 
-/// The grapheme clusters of a text, as [`joins`] finds them.
-struct Clusters<'a> {
-    rest: &'a str,
-}
-
-impl<'a> Iterator for Clusters<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let mut characters = self.rest.char_indices();
-        let (_, first) = characters.next()?;
-        let mut end = first.len_utf8();
-        for (index, character) in characters {
-            if !joins(&self.rest[..end], character) {
-                break;
+/// Plays one line on `row` and returns what it shows. Line endings at the end are dropped.
+fn play(input: &str, mut row: Row) -> StyledLine {
+    let line = input.trim_end_matches(['\n', '\r']);
+    let mut parser = vte::Parser::new();
+    if row.carriage_return == CarriageReturn::Overwrite {
+        // A `\r\n` inside the line breaks it rather than returning over it: the row sees only
+        // the `\n`, which it shows. The parser keeps its state between the pieces.
+        for (index, piece) in line.split("\r\n").enumerate() {
+            if index > 0 {
+                parser.advance(&mut row, b"\n");
             }
-            end = index + character.len_utf8();
+            parser.advance(&mut row, piece.as_bytes());
         }
-        let (cluster, rest) = self.rest.split_at(end);
-        self.rest = rest;
-        Some(cluster)
+    } else {
+        parser.advance(&mut row, line.as_bytes());
     }
-}
-
-/// Whether `next` belongs to the grapheme cluster `cluster` (which holds no control character),
-/// by the subset of Unicode's rules described in the module documentation.
-fn joins(cluster: &str, next: char) -> bool {
-    if next.width() == Some(0) || is_emoji_modifier(next) {
-        return true;
-    }
-    if is_regional_indicator(next) {
-        let mut characters = cluster.chars();
-        return matches!(
-            (characters.next(), characters.next()),
-            (Some(first), None) if is_regional_indicator(first)
-        );
-    }
-    is_pictographic(next)
-        && cluster.ends_with(ZERO_WIDTH_JOINER)
-        && cluster.chars().next().is_some_and(is_pictographic)
-}
-
-fn cluster_width(cluster: &str) -> usize {
-    cluster.width()
-}
-
-fn is_emoji_modifier(character: char) -> bool {
-    matches!(character, '\u{1f3fb}'..='\u{1f3ff}')
-}
-
-fn is_regional_indicator(character: char) -> bool {
-    matches!(character, '\u{1f1e6}'..='\u{1f1ff}')
-}
-
-/// An approximation of Unicode's Extended_Pictographic: the blocks where emoji live.
-fn is_pictographic(character: char) -> bool {
-    matches!(
-        character,
-        '\u{a9}'
-            | '\u{ae}'
-            | '\u{203c}'
-            | '\u{2049}'
-            | '\u{2122}'
-            | '\u{2139}'
-            | '\u{2194}'..='\u{21aa}'
-            | '\u{231a}'..='\u{23ff}'
-            | '\u{24c2}'
-            | '\u{25aa}'..='\u{25fe}'
-            | '\u{2600}'..='\u{27bf}'
-            | '\u{2934}'..='\u{2935}'
-            | '\u{2b05}'..='\u{2b55}'
-            | '\u{3030}'
-            | '\u{303d}'
-            | '\u{3297}'
-            | '\u{3299}'
-            | '\u{1f000}'..='\u{1f1e5}'
-            | '\u{1f200}'..='\u{1f3fa}'
-            | '\u{1f400}'..='\u{1faff}'
-            | '\u{1fc00}'..='\u{1fffd}'
-    )
+    // A sequence still open at the end (a lone ESC, an unterminated title) has shown nothing.
+    row.finish()
 }
 
 /// Bidirectional embeddings, overrides and isolates: invisible, yet able to reorder the text
@@ -439,188 +353,6 @@ enum CarriageReturn {
     Show,
 }
 
-/// Where the parser is within escape sequences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Plain text.
-    Ground,
-    /// After ESC.
-    Escape,
-    /// After ESC and intermediate bytes, as in `ESC ( B`.
-    EscapeIntermediate,
-    /// Inside `ESC [`; the parameters start at this byte of the line.
-    Csi(usize),
-    /// Inside an OSC (`ESC ]`, ended by BEL or ST) or a DCS, SOS, PM or APC string (ended by
-    /// ST). ST is `ESC \`.
-    ControlString { bel_ends: bool },
-}
-
-/// Reads one line into a [`Row`], character by character.
-struct Parser<'a> {
-    line: &'a str,
-    row: Row,
-    state: State,
-    carriage_return: CarriageReturn,
-}
-
-impl<'a> Parser<'a> {
-    fn new(input: &'a str, max_columns: usize, carriage_return: CarriageReturn) -> Self {
-        Self {
-            line: input.trim_end_matches(['\n', '\r']),
-            row: Row::new(max_columns),
-            state: State::Ground,
-            carriage_return,
-        }
-    }
-
-    fn run(mut self) -> StyledLine {
-        let mut position = 0;
-        while let Some(character) = self.line[position..].chars().next() {
-            if let Some(skip) = self.skippable(position) {
-                position += skip;
-                continue;
-            }
-            let next = position + character.len_utf8();
-            // Each step says where to go on; a sequence broken off by a character that does not
-            // belong to it returns `position`, so that character is read again as text.
-            position = match self.state {
-                State::Ground => self.ground(character, next),
-                State::Escape => self.escape(character, position, next),
-                State::EscapeIntermediate => self.escape_intermediate(character, position, next),
-                State::Csi(start) => self.csi(character, start, position, next),
-                State::ControlString { bel_ends } => {
-                    self.control_string(character, bel_ends, position, next)
-                }
-            };
-        }
-        self.row.finish()
-    }
-
-    /// How many bytes from `position` can be passed over without changing what shows: text
-    /// past the last column until a carriage return or escape sequence, and the body of a
-    /// control string until whatever may end it. `None` when the next character must be read.
-    fn skippable(&self, position: usize) -> Option<usize> {
-        let rest = &self.line.as_bytes()[position..];
-        let stop = match self.state {
-            State::Ground if self.row.is_past_limit() => {
-                let overwrite = self.carriage_return == CarriageReturn::Overwrite;
-                rest.iter()
-                    .position(|&byte| byte == 0x1b || (overwrite && byte == b'\r'))
-            }
-            State::ControlString { .. } => rest
-                .iter()
-                .position(|&byte| matches!(byte, 0x1b | 0x07 | 0x18 | 0x1a)),
-            _ => return None,
-        };
-        match stop.unwrap_or(rest.len()) {
-            0 => None,
-            skip => Some(skip),
-        }
-    }
-
-    fn ground(&mut self, character: char, next: usize) -> usize {
-        match character {
-            ESC => self.state = State::Escape,
-            '\t' => self.row.tab(),
-            '\r' if self.carriage_return == CarriageReturn::Overwrite => {
-                if self.line[next..].starts_with('\n') {
-                    self.row.picture('\n');
-                    return next + 1;
-                }
-                self.row.carriage_return();
-            }
-            control if control.is_control() || is_bidi_control(control) => {
-                self.row.picture(control);
-            }
-            printable => self.row.print(printable),
-        }
-        next
-    }
-
-    fn escape(&mut self, character: char, position: usize, next: usize) -> usize {
-        self.state = match character {
-            '[' => State::Csi(next),
-            ']' => State::ControlString { bel_ends: true },
-            'P' | 'X' | '^' | '_' => State::ControlString { bel_ends: false },
-            ' '..='/' => State::EscapeIntermediate,
-            // Any other final byte ends a two-character sequence (ESC 7, ESC c, ESC \).
-            '0'..='~' => State::Ground,
-            ESC => State::Escape,
-            _ => return self.break_off(position),
-        };
-        next
-    }
-
-    fn escape_intermediate(&mut self, character: char, position: usize, next: usize) -> usize {
-        self.state = match character {
-            ' '..='/' => State::EscapeIntermediate,
-            '0'..='~' => State::Ground,
-            ESC => State::Escape,
-            _ => return self.break_off(position),
-        };
-        next
-    }
-
-    fn csi(&mut self, character: char, start: usize, position: usize, next: usize) -> usize {
-        match character {
-            // Parameter and intermediate bytes.
-            ' '..='?' => {}
-            '@'..='~' => {
-                self.dispatch_csi(&self.line[start..position], character);
-                self.state = State::Ground;
-            }
-            ESC => self.state = State::Escape,
-            _ => return self.break_off(position),
-        }
-        next
-    }
-
-    fn control_string(
-        &mut self,
-        character: char,
-        bel_ends: bool,
-        position: usize,
-        next: usize,
-    ) -> usize {
-        match character {
-            // ST (`ESC \`) ends the string; ESC with anything else starts a new sequence.
-            ESC => self.state = State::Escape,
-            '\u{7}' if bel_ends => self.state = State::Ground,
-            // CAN and SUB cancel a sequence on a terminal.
-            '\u{18}' | '\u{1a}' => return self.break_off(position),
-            _ => {}
-        }
-        next
-    }
-
-    /// Abandons a sequence that `position` does not continue; that character is read again.
-    fn break_off(&mut self, position: usize) -> usize {
-        self.state = State::Ground;
-        position
-    }
-
-    /// Acts on the CSI sequences that change what the row shows: SGR (`m`) and, where carriage
-    /// returns are obeyed, erase in line (`K`). Private (`ESC[?...`) and intermediate forms of
-    /// them, and every other CSI sequence, do nothing.
-    fn dispatch_csi(&mut self, parameters: &str, final_byte: char) {
-        let plain = !parameters
-            .bytes()
-            .any(|byte| matches!(byte, b' '..=b'/' | b'<'..=b'?'));
-        if !plain {
-            return;
-        }
-        match final_byte {
-            'm' => self.row.style.apply_sgr(parameters),
-            'K' if self.carriage_return == CarriageReturn::Overwrite => {
-                if let Some(mode) = number(parameters) {
-                    self.row.erase_in_line(mode);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// One column of a [`Row`].
 #[derive(Debug, Clone, Copy)]
 enum Cell {
@@ -637,27 +369,83 @@ enum Cell {
     Continuation,
 }
 
-/// One terminal row, `limit` columns wide, with a cursor that may stand past its end.
+/// One terminal row, `limit` columns wide, with a cursor that may stand past its end. It is
+/// what `vte` plays the line on.
 struct Row {
     cells: Vec<Cell>,
     /// The text of every cluster placed, overwritten ones included; cells index into it.
     text: String,
+    /// A cluster and the character that may join it, for asking where the boundary is.
+    candidate: String,
     limit: usize,
     cursor: usize,
     /// Something was placed at or past `limit` and has not been erased since.
     overflow: bool,
     style: SgrStyle,
+    carriage_return: CarriageReturn,
+}
+
+impl Perform for Row {
+    /// Text. A C1 control or DEL may come this way too; vte passes DEL on as text.
+    fn print(&mut self, character: char) {
+        if self.is_past_limit() {
+            return;
+        }
+        if character.is_control() || is_bidi_control(character) {
+            self.picture(character);
+        } else {
+            self.print_character(character);
+        }
+    }
+
+    /// C0 controls, and C1 controls written as characters (vte gives them no meaning of their
+    /// own, so U+009B is no CSI). CAN and SUB come here after cancelling a sequence.
+    fn execute(&mut self, byte: u8) {
+        match byte {
+            b'\r' if self.carriage_return == CarriageReturn::Overwrite => self.cursor = 0,
+            _ if self.is_past_limit() => {}
+            b'\t' => self.tab(),
+            control => self.picture(char::from(control)),
+        }
+    }
+
+    /// Acts on the CSI sequences that change what the row shows: SGR (`m`) and, where carriage
+    /// returns are obeyed, erase in line (`K`). Private (`ESC[?...`) and intermediate forms of
+    /// them, ones with more parameters than vte keeps, and every other CSI sequence do nothing.
+    fn csi_dispatch(
+        &mut self,
+        parameters: &Params,
+        intermediates: &[u8],
+        ignore: bool,
+        action: char,
+    ) {
+        if ignore || !intermediates.is_empty() {
+            return;
+        }
+        match action {
+            'm' => self.style.apply_sgr(parameters),
+            'K' if self.carriage_return == CarriageReturn::Overwrite => {
+                let mut groups = parameters.iter();
+                if let (Some(&[mode]), None) = (groups.next(), groups.next()) {
+                    self.erase_in_line(mode);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Row {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, carriage_return: CarriageReturn) -> Self {
         Self {
             cells: Vec::new(),
             text: String::new(),
+            candidate: String::new(),
             limit,
             cursor: 0,
             overflow: false,
             style: SgrStyle::default(),
+            carriage_return,
         }
     }
 
@@ -671,17 +459,13 @@ impl Row {
         self.cursor = (self.cursor / TAB_WIDTH + 1).saturating_mul(TAB_WIDTH);
     }
 
-    fn carriage_return(&mut self) {
-        self.cursor = 0;
-    }
-
     /// Prints a character that is not a control character: it extends the cluster just before
     /// the cursor when it belongs to it, or starts a new one. A zero-width character with no
     /// cluster to join (at the start of the row, after a tab) has nothing to show and is dropped.
-    fn print(&mut self, character: char) {
+    fn print_character(&mut self, character: char) {
         if let Some(head) = self.cluster_before_cursor()
             && let Cell::Cluster { start, end, .. } = self.cells[head]
-            && joins(&self.text[start..end], character)
+            && self.joins(start, end, character)
         {
             if end - start + character.len_utf8() <= MAX_CLUSTER_BYTES {
                 self.extend_cluster(head, character);
@@ -695,6 +479,17 @@ impl Row {
         let start = self.text.len();
         self.text.push(character);
         self.place(start, self.text.len(), width, self.style);
+    }
+
+    /// Whether `next` belongs to the cluster `text[start..end]`. The cluster starts at a
+    /// boundary, so it is all the context Unicode's rules need; asking only about the boundary
+    /// before `next` keeps a long cluster from being segmented again for every character.
+    fn joins(&mut self, start: usize, end: usize, next: char) -> bool {
+        self.candidate.clear();
+        self.candidate.push_str(&self.text[start..end]);
+        self.candidate.push(next);
+        let mut cursor = GraphemeCursor::new(end - start, self.candidate.len(), true);
+        cursor.is_boundary(&self.candidate, 0) == Ok(false)
     }
 
     /// Prints the visible picture of a control character, a cluster of its own.
@@ -747,7 +542,7 @@ impl Row {
         }
         self.text.push(character);
         let end = self.text.len();
-        let new_width = cluster_width(&self.text[start..end]).max(1);
+        let new_width = self.text[start..end].width().max(1);
         if new_width == width {
             self.cells[head] = Cell::Cluster {
                 start,
@@ -802,7 +597,7 @@ impl Row {
 
     /// `ESC[0K` erases from the cursor to the end of the row, `ESC[1K` from the start through
     /// the cursor, `ESC[2K` all of it. The cursor stays.
-    fn erase_in_line(&mut self, mode: u32) {
+    fn erase_in_line(&mut self, mode: u16) {
         match mode {
             0 => {
                 if self.cursor < self.cells.len() {
@@ -936,8 +731,10 @@ mod tests {
     /// The style `ESC[{parameters}m` gives text that already had `before`, set by its own
     /// sequence.
     fn style_after(before: SgrStyle, parameters: &str) -> SgrStyle {
-        let mut style = before;
-        style.apply_sgr(parameters);
+        let mut row = Row::new(WIDE, CarriageReturn::Overwrite);
+        row.style = before;
+        vte::Parser::new().advance(&mut row, format!("\u{1b}[{parameters}m").as_bytes());
+        let style = row.style;
         let line = parse_styled_line(&format!("\u{1b}[{parameters}mx"), WIDE);
         assert_eq!(line.text(), "x", "ESC[{parameters}m");
         if before == SgrStyle::default() {
@@ -1224,9 +1021,30 @@ mod tests {
         assert_eq!(shown("tail\u{1b}[", WIDE), "tail");
         assert_eq!(shown("tail\u{1b}[31;", WIDE), "tail");
         assert_eq!(shown("\u{1b}\u{1b}\u{1b}[31mred", WIDE), "red");
-        // A character that cannot continue a sequence breaks it off and is shown.
-        assert_eq!(shown("a\u{1b}\u{e9}b", WIDE), "a\u{e9}b");
-        assert_eq!(shown("a\u{1b}[3\u{1}1mb", WIDE), "a\u{2401}1mb");
+        // As on a terminal, a character that cannot be part of a sequence is passed over in it
+        // (here the `é`; the `b` then ends `ESC b`), and a C0 control inside one acts (here it
+        // is shown) without ending it.
+        assert_eq!(shown("a\u{1b}\u{e9}b", WIDE), "a");
+        let line = parse_styled_line("a\u{1b}[3\u{1}1mb", WIDE);
+        let red = SgrStyle {
+            foreground: Some(Colour::Red),
+            ..SgrStyle::default()
+        };
+        assert_eq!(
+            line.segments,
+            [styled("a\u{2401}", SgrStyle::default()), styled("b", red)]
+        );
+        // Whatever is in between, nothing of a sequence is left to act on a terminal.
+        for broken in [
+            "a\u{1b}\u{e9}\u{1b}",
+            "\u{1b}[\u{e9}\u{1b}]\u{7}\u{1b}P\u{9c}x",
+        ] {
+            let text = shown(broken, WIDE);
+            assert!(
+                !text.chars().any(char::is_control),
+                "{broken:?} gave {text:?}"
+            );
+        }
     }
 
     #[test]
@@ -1298,7 +1116,7 @@ mod tests {
         let england = "\u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}";
         for emoji in [family, flag, thumbs, heart, keycap, england] {
             assert_eq!(display_width(emoji), 2, "{emoji}");
-            assert_eq!(Clusters { rest: emoji }.count(), 1, "{emoji}");
+            assert_eq!(emoji.graphemes(true).count(), 1, "{emoji}");
             let line = parse_styled_line(&format!("{emoji}|"), WIDE);
             assert_eq!(
                 (line.text(), line.width()),
@@ -1311,20 +1129,13 @@ mod tests {
         assert_eq!(display_width("ｶﾞ"), 2);
         // Two flags side by side are two clusters, not one odd pair and a half.
         assert_eq!(
-            Clusters {
-                rest: "\u{1f1ef}\u{1f1f5}\u{1f1eb}\u{1f1f7}"
-            }
-            .count(),
+            "\u{1f1ef}\u{1f1f5}\u{1f1eb}\u{1f1f7}"
+                .graphemes(true)
+                .count(),
             2
         );
         // A joiner after text that is no emoji joins nothing after it.
-        assert_eq!(
-            Clusters {
-                rest: "a\u{200d}\u{1f469}"
-            }
-            .count(),
-            2
-        );
+        assert_eq!("a\u{200d}\u{1f469}".graphemes(true).count(), 2);
         // A zero-width character with nothing before it has nothing to show.
         assert_eq!(shown("\u{feff}abc", WIDE), "abc");
         // Writing a variation selector widens the heart.

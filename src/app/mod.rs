@@ -14,6 +14,9 @@ use crate::config::{Settings, Targets};
 use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
 use crate::pipeline::run::{DeployRequest, Source};
 
+/// How many columns the live view scrolls sideways per key.
+pub const SCROLL_STEP: usize = 20;
+
 /// How many rows PageUp and PageDown move.
 pub const PAGE: usize = 10;
 /// How many streams and events the Logs pane loads.
@@ -55,6 +58,21 @@ pub enum Action {
     ToggleLive,
     /// Logs: keep to the newest event, or hold the view still.
     ToggleFollow,
+    /// Logs: search the live tail's messages (typed in a prompt).
+    Search,
+    /// Logs: the previous search match (the next one is `Decline`'s key when no dialog is open).
+    PreviousMatch,
+    /// Logs: a CloudWatch filter pattern for the live tail (typed in a prompt).
+    FilterPattern,
+    /// Logs: wrap long messages, or cut them.
+    ToggleWrap,
+    ScrollLeft,
+    ScrollRight,
+    /// Invoke: show the last invoke's request id in the live tail.
+    JumpToRequest,
+    /// What was typed in the open prompt.
+    #[serde(skip)]
+    SubmitPrompt(String),
     /// Answer yes in a dialog.
     Confirm,
     /// Answer no in a dialog.
@@ -140,9 +158,10 @@ pub enum Command {
         payload: Vec<u8>,
         asynchronous: bool,
     },
-    /// Follows the log group from a quarter of an hour back.
+    /// Follows the log group from a quarter of an hour back, with a filter pattern or none.
     StartTail {
         log_group: String,
+        filter: Option<String>,
     },
 }
 
@@ -238,6 +257,13 @@ impl Cursor {
     }
 }
 
+/// What an open prompt asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    Search,
+    Filter,
+}
+
 /// What the events side of the Logs pane shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogsView {
@@ -284,6 +310,7 @@ pub struct App {
     pub live: tail::LiveTail,
     pub logs_view: LogsView,
     pub live_cursor: Cursor,
+    pub prompt: Option<Prompt>,
     /// A one-line message for the status line, such as why a key did nothing.
     pub notice: Option<String>,
     pub spinner_frame: usize,
@@ -317,6 +344,7 @@ impl App {
             live: tail::LiveTail::new(tail::DEFAULT_BUFFER_LINES),
             logs_view: LogsView::default(),
             live_cursor: Cursor::default(),
+            prompt: None,
             notice: None,
             spinner_frame: 0,
             should_quit: false,
@@ -368,33 +396,36 @@ impl App {
             Action::Quit => self.should_quit = true,
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
+            Action::Back if self.prompt.is_some() => self.prompt = None,
+            Action::SubmitPrompt(text) => return self.submit_prompt(&text),
+            Action::Decline
+                if self.dialog.is_none()
+                    && self
+                        .deploy
+                        .as_ref()
+                        .is_none_or(|view| view.awaiting.is_none())
+                    && self.live.search.is_some() =>
+            {
+                self.jump_to_match(true);
+            }
+            Action::PreviousMatch => self.jump_to_match(false),
+            Action::JumpToRequest => self.jump_to_request(),
             Action::Back | Action::Decline | Action::Confirm | Action::Deploy => {
                 return self.deploy_action(&action);
             }
-            Action::OpenInvoke => self.invoke = Some(self.invoke.take().unwrap_or_default()),
+            Action::OpenInvoke
+            | Action::SendInvoke { .. }
+            | Action::InvokeWaking(_)
+            | Action::InvokeFinished(_) => return self.invoke_action(action),
             Action::ToggleLive
             | Action::ToggleFollow
+            | Action::ToggleWrap
+            | Action::ScrollLeft
+            | Action::ScrollRight
             | Action::TailEvents(_)
             | Action::TailWaiting { .. } => self.live_action(action),
-            Action::SendInvoke {
-                payload,
-                asynchronous,
-            } => {
-                return self.send_invoke(&payload, asynchronous);
-            }
-            Action::InvokeWaking(reason) => {
-                if let Some(view) = &mut self.invoke {
-                    view.waking = Some(reason);
-                }
-            }
-            Action::InvokeFinished(result) => {
-                if let Some(view) = &mut self.invoke {
-                    view.sending = false;
-                    view.waking = None;
-                    view.took = view.started.map(|started| started.elapsed());
-                    view.result = Some(result);
-                }
-            }
+            Action::Search => self.prompt = Some(Prompt::Search),
+            Action::FilterPattern => self.prompt = Some(Prompt::Filter),
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
             Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
             Action::Enter => {}
@@ -462,6 +493,34 @@ impl App {
         Vec::new()
     }
 
+    /// The invoke view's actions: open, send, and the answers that come back.
+    fn invoke_action(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::OpenInvoke => self.invoke = Some(self.invoke.take().unwrap_or_default()),
+            Action::SendInvoke {
+                payload,
+                asynchronous,
+            } => {
+                return self.send_invoke(&payload, asynchronous);
+            }
+            Action::InvokeWaking(reason) => {
+                if let Some(view) = &mut self.invoke {
+                    view.waking = Some(reason);
+                }
+            }
+            Action::InvokeFinished(result) => {
+                if let Some(view) = &mut self.invoke {
+                    view.sending = false;
+                    view.waking = None;
+                    view.took = view.started.map(|started| started.elapsed());
+                    view.result = Some(result);
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
     /// The live tail's actions: new events, a failing poll, and the view's switches.
     fn live_action(&mut self, action: Action) {
         match action {
@@ -471,6 +530,9 @@ impl App {
                     LogsView::Stream => LogsView::Live,
                 };
             }
+            Action::ToggleWrap => self.live.wrap = !self.live.wrap,
+            Action::ScrollLeft => self.live.scroll = self.live.scroll.saturating_sub(SCROLL_STEP),
+            Action::ScrollRight => self.live.scroll += SCROLL_STEP,
             Action::ToggleFollow => {
                 self.live.following = !self.live.following;
                 if self.live.following {
@@ -496,6 +558,69 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    fn submit_prompt(&mut self, text: &str) -> Vec<Command> {
+        let text = text.trim().to_owned();
+        let value = (!text.is_empty()).then_some(text);
+        match self.prompt.take() {
+            Some(Prompt::Search) => {
+                self.live.search = value;
+                self.logs_view = LogsView::Live;
+                self.jump_to_match(true);
+                Vec::new()
+            }
+            Some(Prompt::Filter) => {
+                // A new pattern is a new tail: what the old one showed may not match it.
+                self.live.filter = value;
+                self.live.buffer = tail::TailBuffer::new(tail::DEFAULT_BUFFER_LINES);
+                self.live_cursor = Cursor::default();
+                self.live.following = true;
+                self.logs_view = LogsView::Live;
+                let Some(targets) = &self.targets else {
+                    return Vec::new();
+                };
+                let log_group = targets.log_group.clone();
+                vec![Command::StartTail {
+                    log_group,
+                    filter: self.live.filter.clone(),
+                }]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Moves the live view to the next (or previous) match, holding it there.
+    fn jump_to_match(&mut self, forward: bool) {
+        let from = self.live_cursor.selected;
+        match self.live.find(from, forward) {
+            Some(index) => {
+                self.live_cursor.selected = index;
+                self.live.following = false;
+            }
+            None if self.live.search.is_some() => {
+                self.notice = Some("no event in the live tail matches the search".to_owned());
+            }
+            None => {}
+        }
+    }
+
+    /// Searches the live tail for the last invoke's request id.
+    fn jump_to_request(&mut self) {
+        let request = self.invoke.as_ref().and_then(|view| match &view.result {
+            Some(Ok(report)) => report.request_id.clone(),
+            _ => None,
+        });
+        let Some(request) = request else {
+            self.notice = Some("no invoke with a request id yet".to_owned());
+            return;
+        };
+        self.invoke = None;
+        self.focus = PaneId::Logs;
+        self.logs_focus = LogsFocus::Events;
+        self.logs_view = LogsView::Live;
+        self.live.search = Some(request);
+        self.jump_to_match(true);
     }
 
     /// Checks the payload and, when it is JSON and no invoke is running, sends it.
@@ -680,6 +805,7 @@ impl App {
         });
         commands.push(Command::StartTail {
             log_group: targets.log_group.clone(),
+            filter: self.live.filter.clone(),
         });
         self.targets = Some(targets);
         commands
@@ -803,7 +929,8 @@ mod tests {
                     log_group: "/aws/lambda/python-lambda".into()
                 },
                 Command::StartTail {
-                    log_group: "/aws/lambda/python-lambda".into()
+                    log_group: "/aws/lambda/python-lambda".into(),
+                    filter: None
                 },
             ]
         );

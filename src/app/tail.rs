@@ -114,6 +114,14 @@ pub struct LiveTail {
     pub waiting: Option<String>,
     /// Whether the view keeps to the newest event.
     pub following: bool,
+    /// A local search, matched case-insensitively against messages.
+    pub search: Option<String>,
+    /// A CloudWatch filter pattern, sent to the service.
+    pub filter: Option<String>,
+    /// Whether long messages wrap instead of being cut.
+    pub wrap: bool,
+    /// Columns of each message scrolled off to the left, when not wrapping.
+    pub scroll: usize,
 }
 
 impl LiveTail {
@@ -121,6 +129,10 @@ impl LiveTail {
         Self {
             buffer: TailBuffer::new(capacity),
             waiting: None,
+            search: None,
+            filter: None,
+            wrap: false,
+            scroll: 0,
             following: true,
         }
     }
@@ -131,6 +143,23 @@ impl LiveTail {
 
     pub fn is_empty(&self) -> bool {
         self.buffer.events().is_empty()
+    }
+
+    /// The next event after `from` (or before it, going back) whose message holds the search,
+    /// wrapping around the buffer.
+    pub fn find(&self, from: usize, forward: bool) -> Option<usize> {
+        let needle = self.search.as_deref()?.to_ascii_lowercase();
+        let events = self.buffer.events();
+        let len = events.len();
+        (1..=len)
+            .map(|step| {
+                if forward {
+                    (from + step) % len
+                } else {
+                    (from + len * 2 - step) % len
+                }
+            })
+            .find(|&index| events[index].message.to_ascii_lowercase().contains(&needle))
     }
 }
 
@@ -169,7 +198,8 @@ pub async fn follow(
     let backoff = || {
         backon::ExponentialBuilder::default()
             .with_min_delay(std::time::Duration::from_secs(1))
-            .with_max_delay(std::time::Duration::from_secs(30))
+            // backon adds up to the same again as jitter, so waits stay under 30 s.
+            .with_max_delay(std::time::Duration::from_secs(15))
             .with_jitter()
             .without_max_times()
             .build()
@@ -182,6 +212,7 @@ pub async fn follow(
             since: Some(cursor.next_start()),
             filter_pattern: filter_pattern.clone(),
             limit: None,
+            polling: true,
         };
         let pause = match clients.filter_events(log_group, &query).await {
             Ok(events) => {

@@ -173,7 +173,7 @@ async fn perform(
             payload,
             asynchronous,
         } => invoke(clients, &function, payload, asynchronous, actions).await,
-        Command::StartTail { log_group } => {
+        Command::StartTail { log_group, filter } => {
             let since = chrono::Utc::now() - chrono::Duration::minutes(15);
             let report = |update: TailUpdate| {
                 let action = match update {
@@ -194,7 +194,7 @@ async fn perform(
                     Err(_) => ControlFlow::Break(()),
                 }
             };
-            follow(clients, &log_group, None, since, report).await;
+            follow(clients, &log_group, filter, since, report).await;
             Action::TailWaiting {
                 throttled: false,
                 retry_in_ms: 0,

@@ -12,6 +12,8 @@ pub struct EventQuery {
     pub filter_pattern: Option<String>,
     /// Stop after this many events; `None` reads every page.
     pub limit: Option<usize>,
+    /// For a caller that polls and backs off itself: no retries inside the SDK.
+    pub polling: bool,
 }
 
 impl AwsClients {
@@ -91,7 +93,12 @@ impl AwsClients {
         query: &EventQuery,
     ) -> Result<Vec<LogEvent>, AwsError> {
         let doing = format!("reading events of {log_group}");
-        let mut request = self.logs.filter_log_events().log_group_name(log_group);
+        let client = if query.polling {
+            &self.logs_polling
+        } else {
+            &self.logs
+        };
+        let mut request = client.filter_log_events().log_group_name(log_group);
         if let Some(since) = query.since {
             request = request.start_time(since.timestamp_millis());
         }

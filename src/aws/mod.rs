@@ -164,6 +164,9 @@ pub struct AwsClients {
     pub ecr: aws_sdk_ecr::Client,
     pub s3: aws_sdk_s3::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The same service without the SDK's own retries, for polling loops that back off
+    /// themselves: retries underneath would keep hitting a throttled API.
+    logs_polling: aws_sdk_cloudwatchlogs::Client,
     credentials: Option<aws_sdk_lambda::config::SharedCredentialsProvider>,
     region: Option<String>,
     endpoint_url: Option<String>,
@@ -199,6 +202,11 @@ impl AwsClients {
             ecr: aws_sdk_ecr::Client::new(&shared),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
+            logs_polling: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&shared)
+                    .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled())
+                    .build(),
+            ),
             credentials: shared.credentials_provider(),
             region: shared.region().map(ToString::to_string),
             endpoint_url: shared.endpoint_url().map(str::to_owned),

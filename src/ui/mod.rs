@@ -27,6 +27,29 @@ fn editing(app: &App) -> bool {
     app.invoke.is_some() && app.deploy.is_none() && app.dialog.is_none() && !app.show_help
 }
 
+/// A one-line prompt (search, filter pattern): Enter submits, Esc cancels, other keys edit.
+fn edit_prompt(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
+    let prompt = view
+        .prompt
+        .get_or_insert_with(ratatui_textarea::TextArea::default);
+    match key.code {
+        KeyCode::Esc => {
+            view.prompt = None;
+            Some(Action::Back)
+        }
+        KeyCode::Enter => {
+            let text = prompt.lines().concat();
+            view.prompt = None;
+            Some(Action::SubmitPrompt(text))
+        }
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some(Action::Quit),
+        _ => {
+            prompt.input(key);
+            None
+        }
+    }
+}
+
 /// The invoke editor's own keys; every other key edits the payload.
 fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
     let editor = view
@@ -40,6 +63,7 @@ fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
             payload: editor.lines().join("\n"),
             asynchronous: key.code == KeyCode::Char('e'),
         }),
+        KeyCode::Char('l') if control => Some(Action::JumpToRequest),
         KeyCode::Char('p') if control => {
             let (_, saved) = view::SAVED_PAYLOADS[view.next_saved % view::SAVED_PAYLOADS.len()];
             view.next_saved += 1;
@@ -77,7 +101,13 @@ pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::R
         let action = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
-                    if editing(&app) { edit_payload(&mut view, key) } else { keymap.action_for(key) }
+                    if app.prompt.is_some() {
+                        edit_prompt(&mut view, key)
+                    } else if editing(&app) {
+                        edit_payload(&mut view, key)
+                    } else {
+                        keymap.action_for(key)
+                    }
                 }
                 Some(Ok(_)) => None,
                 Some(Err(error)) => return Err(anyhow::Error::new(error).context("reading the terminal")),

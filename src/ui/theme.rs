@@ -118,15 +118,21 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::Deploy => "build and deploy (asks before the update)",
         Action::ToggleLive => "Logs: the live tail of every stream, or the selected stream",
         Action::ToggleFollow => "Logs: follow the newest event, or hold the view",
+        Action::Search => "Logs: search the live tail (n next, N previous)",
+        Action::PreviousMatch => "Logs: previous search match",
+        Action::FilterPattern => "Logs: CloudWatch filter pattern for the live tail",
+        Action::ToggleWrap => "Logs: wrap long lines, or cut them",
+        Action::ScrollLeft => "Logs: scroll left",
+        Action::ScrollRight => "Logs: scroll right",
         Action::OpenInvoke => "invoke: edit a payload, Ctrl-S sends, Ctrl-E sends async",
         Action::Confirm => "yes, in a dialog",
-        Action::Decline => "no, in a dialog",
+        Action::Decline => "no, in a dialog; next search match in Logs",
         _ => "",
     }
 }
 
 /// The actions a key can be bound to, in the order the help overlay lists them.
-pub const BINDABLE_ACTIONS: [Action; 22] = [
+pub const BINDABLE_ACTIONS: [Action; 28] = [
     Action::FocusImages,
     Action::FocusObjects,
     Action::FocusLogs,
@@ -142,6 +148,12 @@ pub const BINDABLE_ACTIONS: [Action; 22] = [
     Action::Back,
     Action::ToggleLive,
     Action::ToggleFollow,
+    Action::Search,
+    Action::PreviousMatch,
+    Action::FilterPattern,
+    Action::ToggleWrap,
+    Action::ScrollLeft,
+    Action::ScrollRight,
     Action::Deploy,
     Action::OpenInvoke,
     Action::Confirm,

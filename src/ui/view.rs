@@ -38,6 +38,8 @@ pub struct ViewState {
     pub editor: Option<ratatui_textarea::TextArea<'static>>,
     /// Which saved payload Ctrl-P loads next.
     pub next_saved: usize,
+    /// The open prompt's line editor.
+    pub prompt: Option<ratatui_textarea::TextArea<'static>>,
     images: TableState,
     objects: TableState,
     streams: TableState,
@@ -103,10 +105,27 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
             draw_events(frame, events, app, theme, &mut view.events);
         }
     }
-    frame.render_widget(
-        Paragraph::new(status_line).wrap(Wrap { trim: false }),
-        status,
-    );
+    if let Some(prompt) = app.prompt {
+        let label = match prompt {
+            crate::app::Prompt::Search => "search: ",
+            crate::app::Prompt::Filter => "filter pattern (empty for none): ",
+        };
+        let [label_area, input_area] = Layout::horizontal([
+            Constraint::Length(u16::try_from(label.len()).unwrap_or(8)),
+            Constraint::Min(1),
+        ])
+        .areas(status);
+        frame.render_widget(Paragraph::new(label).style(theme.warning()), label_area);
+        let editor = view
+            .prompt
+            .get_or_insert_with(ratatui_textarea::TextArea::default);
+        frame.render_widget(&*editor, input_area);
+    } else {
+        frame.render_widget(
+            Paragraph::new(status_line).wrap(Wrap { trim: false }),
+            status,
+        );
+    }
     frame.render_widget(
         Paragraph::new(key_hints(app, keymap)).style(theme.dim()),
         hints,
@@ -531,7 +550,8 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let height = usize::from(inner.height).max(1);
     let selected = app.live_cursor.selected.min(live.len() - 1);
     let first = (selected + 1).saturating_sub(height);
-    let rows: Vec<Row> = live
+    let needle = live.search.as_deref().map(str::to_ascii_lowercase);
+    let lines: Vec<Line> = live
         .buffer
         .events()
         .iter()
@@ -539,15 +559,24 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .skip(first)
         .take(height)
         .map(|(index, event)| {
-            let stream_tail = keep_end(&sanitize_line(&event.stream), 8);
-            let row = Row::new(vec![
-                Cell::from(Span::styled(
-                    event.timestamp.format("%H:%M:%S%.3f").to_string(),
+            let message = sanitize_line(&event.message);
+            let message = if live.wrap {
+                message
+            } else {
+                message.chars().skip(live.scroll).collect()
+            };
+            let mut spans = vec![
+                Span::styled(
+                    event.timestamp.format("%H:%M:%S%.3f ").to_string(),
                     theme.dim(),
-                )),
-                Cell::from(Span::styled(stream_tail, theme.dim())),
-                Cell::from(sanitize_line(&event.message)),
-            ]);
+                ),
+                Span::styled(
+                    format!("{} ", keep_end(&sanitize_line(&event.stream), 8)),
+                    theme.dim(),
+                ),
+            ];
+            spans.extend(highlight(&message, needle.as_deref(), theme));
+            let row = Line::from(spans);
             if index == selected && !live.following {
                 row.style(theme.selected())
             } else {
@@ -555,12 +584,39 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             }
         })
         .collect();
-    let widths = [
-        Constraint::Length(12),
-        Constraint::Length(8),
-        Constraint::Min(10),
-    ];
-    frame.render_widget(Table::new(rows, widths), inner);
+    let mut paragraph = Paragraph::new(lines);
+    if live.wrap {
+        paragraph = paragraph.wrap(Wrap { trim: false });
+        // Wrapped lines take more rows: scroll so the selected (newest) event stays in view.
+        let rows = paragraph.line_count(inner.width);
+        paragraph = paragraph.scroll((u16::try_from(rows.saturating_sub(height)).unwrap_or(0), 0));
+    }
+    frame.render_widget(paragraph, inner);
+}
+
+/// Splits a message so each match of the search stands out (reversed, so it shows without
+/// colour too). Matching ignores ASCII case, which keeps byte offsets valid.
+fn highlight(message: &str, needle: Option<&str>, theme: Theme) -> Vec<Span<'static>> {
+    let Some(needle) = needle.filter(|needle| !needle.is_empty()) else {
+        return vec![Span::raw(message.to_owned())];
+    };
+    let lower = message.to_ascii_lowercase();
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while let Some(found) = lower[at..].find(needle) {
+        let start = at + found;
+        let end = start + needle.len();
+        spans.push(Span::raw(message[at..start].to_owned()));
+        spans.push(Span::styled(
+            message[start..end].to_owned(),
+            theme
+                .warning()
+                .add_modifier(ratatui::style::Modifier::REVERSED),
+        ));
+        at = end;
+    }
+    spans.push(Span::raw(message[at..].to_owned()));
+    spans
 }
 
 /// The status: the first error, else what is loading, else ready.
@@ -844,7 +900,7 @@ fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme) {
         .unwrap_or(u16::MAX)
         .saturating_add(4)
         .min(area.height);
-    let width = 64.min(area.width);
+    let width = 100.min(area.width);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -860,7 +916,7 @@ fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: Theme) {
             ])
         })
         .collect();
-    let table = Table::new(rows, [Constraint::Length(26), Constraint::Min(10)])
+    let table = Table::new(rows, [Constraint::Length(22), Constraint::Min(10)])
         .header(header_row(&["KEYS", "ACTION"]).style(theme.column_header()))
         .block(
             Block::bordered()

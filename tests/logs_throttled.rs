@@ -1,0 +1,728 @@
+//! Scenario K11, "throttled tail": `logs --follow` runs behind a small HTTP proxy in front of the
+//! sandbox, which answers every FilterLogEvents call with a ThrottlingException while throttling
+//! is switched on. The follower must say "throttled, retrying" with growing delays, poll more
+//! slowly, never exit, and once throttling stops show every event written before, during and
+//! after the throttled period exactly once.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use common::{TestSandbox, binary};
+use serde_json::Value;
+
+const LOG_GROUP: &str = "/aws/lambda/python-lambda";
+const STREAM: &str = "throttle-test";
+const THROTTLED: &str = "throttled, retrying in ";
+/// How long a proxy connection may sit idle before the proxy gives up on it.
+const IDLE: Duration = Duration::from_secs(30);
+/// The most a request or response head may hold.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A FilterLogEvents call the proxy saw: when it was read, and whether it was refused.
+#[derive(Debug, Clone, Copy)]
+struct Poll {
+    at: Instant,
+    throttled: bool,
+}
+
+/// What the proxy threads share with the test.
+#[derive(Default)]
+struct ProxyState {
+    throttling: AtomicBool,
+    stop: AtomicBool,
+    polls: Mutex<Vec<Poll>>,
+    /// The first FilterLogEvents request's line and header names as sent, for the record.
+    first_poll_head: Mutex<Option<String>>,
+    /// Whatever the proxy could not relay faithfully; the test fails on any.
+    problems: Mutex<Vec<String>>,
+}
+
+impl ProxyState {
+    fn problem(&self, text: String) {
+        self.problems.lock().unwrap().push(text);
+    }
+}
+
+/// An HTTP/1.1 proxy on loopback that forwards to the sandbox, one upstream connection per
+/// request, and refuses FilterLogEvents while throttling is on. Stops accepting when dropped.
+struct ThrottlingProxy {
+    address: SocketAddr,
+    state: Arc<ProxyState>,
+}
+
+impl ThrottlingProxy {
+    fn start(upstream_url: &str) -> Self {
+        let authority = upstream_url
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("the sandbox endpoint {upstream_url} is plain HTTP"))
+            .trim_end_matches('/');
+        let upstream = authority
+            .to_socket_addrs()
+            .expect("the sandbox endpoint resolves")
+            .next()
+            .expect("the sandbox endpoint has an address");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let state = Arc::new(ProxyState::default());
+        let accepting = state.clone();
+        std::thread::spawn(move || {
+            while !accepting.stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let serving = accepting.clone();
+                        std::thread::spawn(move || {
+                            if let Err(error) = serve(client, upstream, &serving) {
+                                serving.problem(format!("relaying failed: {error}"));
+                            }
+                        });
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(error) => {
+                        accepting.problem(format!("accept failed: {error}"));
+                        return;
+                    }
+                }
+            }
+        });
+        Self { address, state }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn set_throttling(&self, on: bool) {
+        self.state.throttling.store(on, Ordering::SeqCst);
+    }
+
+    fn polls(&self) -> Vec<Poll> {
+        self.state.polls.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ThrottlingProxy {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A request line or status line with its headers.
+struct Head {
+    start: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(known, _)| known.eq_ignore_ascii_case(name))
+            .flat_map(|(_, value)| value.split(','))
+            .any(|part| part.trim().eq_ignore_ascii_case(token))
+    }
+
+    fn content_length(&self) -> io::Result<Option<u64>> {
+        self.header("content-length")
+            .map(|value| {
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a bad Content-Length"))
+            })
+            .transpose()
+    }
+
+    /// The head to send on, without the hop-by-hop headers, plus `extra` lines.
+    fn forwarded(&self, extra: &[&str]) -> Vec<u8> {
+        use std::fmt::Write as _;
+
+        let mut out = format!("{}\r\n", self.start);
+        for (name, value) in &self.headers {
+            let hop_by_hop = ["connection", "keep-alive", "proxy-connection", "expect"]
+                .iter()
+                .any(|hop| name.eq_ignore_ascii_case(hop));
+            if !hop_by_hop {
+                let _ = write!(out, "{name}: {value}\r\n");
+            }
+        }
+        for line in extra {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        out.into_bytes()
+    }
+}
+
+/// Reads one head; `None` when the peer closed cleanly before sending anything.
+fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Head>> {
+    let mut lines = Vec::new();
+    let mut size = 0;
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line)?;
+        if read == 0 {
+            if lines.is_empty() {
+                return Ok(None);
+            }
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the head ended early",
+            ));
+        }
+        size += read;
+        if size > MAX_HEAD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "an overlong head",
+            ));
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            break;
+        }
+        lines.push(line);
+    }
+    let start = lines.remove(0);
+    let headers = lines
+        .into_iter()
+        .map(|line| {
+            line.split_once(':')
+                .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a header without ':'"))
+        })
+        .collect::<io::Result<_>>()?;
+    Ok(Some(Head { start, headers }))
+}
+
+/// Serves one client connection, request after request, until the client closes it.
+fn serve(client: TcpStream, upstream: SocketAddr, state: &ProxyState) -> io::Result<()> {
+    client.set_read_timeout(Some(IDLE))?;
+    client.set_write_timeout(Some(IDLE))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut writer = client;
+    while !state.stop.load(Ordering::SeqCst) {
+        let Some(request) = read_head(&mut reader)? else {
+            return Ok(());
+        };
+        if request.header("transfer-encoding").is_some() {
+            state.problem(format!("a chunked request body: {}", request.start));
+            return Ok(());
+        }
+        let mut body = vec![0; usize::try_from(request.content_length()?.unwrap_or(0)).unwrap()];
+        reader.read_exact(&mut body)?;
+
+        let is_poll = request
+            .header("x-amz-target")
+            .is_some_and(|target| target.ends_with(".FilterLogEvents"));
+        let throttled = is_poll && state.throttling.load(Ordering::SeqCst);
+        if is_poll {
+            let mut polls = state.polls.lock().unwrap();
+            if polls.is_empty() {
+                let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
+                *state.first_poll_head.lock().unwrap() = Some(format!(
+                    "{}; header names: {}; x-amz-target: {}; content-type: {}",
+                    request.start,
+                    names.join(", "),
+                    request.header("x-amz-target").unwrap_or_default(),
+                    request.header("content-type").unwrap_or_default(),
+                ));
+            }
+            polls.push(Poll {
+                at: Instant::now(),
+                throttled,
+            });
+        }
+        let client_closes = request.has_token("connection", "close");
+        let keep_alive = if throttled {
+            refuse(&mut writer, state)?;
+            true
+        } else {
+            forward(&request, &body, upstream, &mut writer)?
+        };
+        writer.flush()?;
+        if client_closes || !keep_alive {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Answers as CloudWatch Logs does when an account's request rate is exceeded.
+fn refuse(writer: &mut impl Write, state: &ProxyState) -> io::Result<()> {
+    let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+    let id = state.polls.lock().unwrap().len();
+    write!(
+        writer,
+        "HTTP/1.1 400 Bad Request\r\n\
+         content-type: application/x-amz-json-1.1\r\n\
+         content-length: {}\r\n\
+         x-amzn-requestid: throttled-{id}\r\n\
+         \r\n\
+         {body}",
+        body.len()
+    )
+}
+
+/// Sends one request upstream on a connection of its own and relays the response as it
+/// comes. Returns whether the client connection can carry another request.
+fn forward(
+    request: &Head,
+    body: &[u8],
+    upstream: SocketAddr,
+    client: &mut impl Write,
+) -> io::Result<bool> {
+    let connection = TcpStream::connect_timeout(&upstream, Duration::from_secs(10))?;
+    connection.set_read_timeout(Some(IDLE))?;
+    connection.set_write_timeout(Some(IDLE))?;
+    let mut sending = connection.try_clone()?;
+    sending.write_all(&request.forwarded(&["connection: close"]))?;
+    sending.write_all(body)?;
+    sending.flush()?;
+
+    let mut reader = BufReader::new(connection);
+    let response = read_head(&mut reader)?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "upstream closed without answering",
+        )
+    })?;
+    let status: u16 = response
+        .start
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a bad status line"))?;
+    if (100..200).contains(&status) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("an interim response upstream: {}", response.start),
+        ));
+    }
+    let no_body = request.start.starts_with("HEAD ") || status == 204 || status == 304;
+    let chunked = response.has_token("transfer-encoding", "chunked");
+    if no_body {
+        client.write_all(&response.forwarded(&[]))?;
+        return Ok(true);
+    }
+    if chunked {
+        // Chunked framing ends the body by itself; upstream closes after it.
+        client.write_all(&response.forwarded(&[]))?;
+        io::copy(&mut reader, client)?;
+        return Ok(true);
+    }
+    if let Some(length) = response.content_length()? {
+        client.write_all(&response.forwarded(&[]))?;
+        let copied = io::copy(&mut (&mut reader).take(length), client)?;
+        if copied != length {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "upstream closed inside the body",
+            ));
+        }
+        return Ok(true);
+    }
+    // The body ends where upstream closes, so the client connection must end there too.
+    client.write_all(&response.forwarded(&["connection: close"]))?;
+    io::copy(&mut reader, client)?;
+    Ok(false)
+}
+
+/// Lines read from a pipe, with when each arrived.
+type Lines<T> = Arc<Mutex<Vec<(Instant, T)>>>;
+
+fn collect_lines<T: Send + 'static>(
+    pipe: impl Read + Send + 'static,
+    parse: impl Fn(String) -> T + Send + 'static,
+) -> Lines<T> {
+    let lines: Lines<T> = Arc::default();
+    let collected = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let item = parse(line);
+            collected.lock().unwrap().push((Instant::now(), item));
+        }
+    });
+    lines
+}
+
+/// `lambdactl logs --follow` through the proxy, with what it printed. Killed however the test
+/// ends, since it never exits by itself.
+struct Tail {
+    child: Child,
+    stdout: Lines<Value>,
+    stderr: Lines<String>,
+}
+
+impl Tail {
+    fn start(sandbox: &TestSandbox, endpoint: &str) -> Self {
+        let mut child = sandbox
+            .command(binary())
+            .envs(sandbox.env.iter().map(|(k, v)| (k, v)))
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .args(["logs", "--follow", "--since", "1m", "--output", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = collect_lines(child.stdout.take().unwrap(), |line| {
+            serde_json::from_str::<Value>(&line)
+                .unwrap_or_else(|error| panic!("not a JSON line ({error}): {line}"))
+        });
+        let stderr = collect_lines(child.stderr.take().unwrap(), |line| line);
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// How many times each message was shown.
+    fn seen(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for (_, event) in self.stdout.lock().unwrap().iter() {
+            let message = event["message"].as_str().expect("an event has a message");
+            *counts.entry(message.to_owned()).or_default() += 1;
+        }
+        counts
+    }
+
+    fn shows_all(&self, messages: &[String]) -> bool {
+        let seen = self.seen();
+        messages.iter().all(|message| seen.contains_key(message))
+    }
+
+    /// The delays announced by "throttled, retrying in N s: …" lines, with the lines.
+    fn throttled(&self) -> Vec<(f64, String)> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, line)| {
+                let (delay, _) = line.strip_prefix(THROTTLED)?.split_once(" s: ")?;
+                Some((delay.parse().expect("a delay in seconds"), line.clone()))
+            })
+            .collect()
+    }
+
+    fn stderr_text(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, line)| line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `done` until it holds or `timeout` passes; says whether it held.
+async fn eventually(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn logs_client(sandbox: &TestSandbox) -> aws_sdk_cloudwatchlogs::Client {
+    let credentials = aws_sdk_cloudwatchlogs::config::Credentials::new(
+        sandbox.var("AWS_ACCESS_KEY_ID"),
+        sandbox.var("AWS_SECRET_ACCESS_KEY"),
+        None,
+        None,
+        "test",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(
+            sandbox.var("AWS_REGION").to_owned(),
+        ))
+        .endpoint_url(sandbox.var("AWS_ENDPOINT_URL"))
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    aws_sdk_cloudwatchlogs::Client::new(&config)
+}
+
+/// Writes a batch of events straight to the sandbox, each a millisecond apart; returns their
+/// messages.
+async fn put_batch(client: &aws_sdk_cloudwatchlogs::Client, label: &str) -> Vec<String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let messages: Vec<String> = (0..20).map(|n| format!("{label} {n:02}")).collect();
+    let events = messages
+        .iter()
+        .zip(0..)
+        .map(|(message, offset)| {
+            InputLogEvent::builder()
+                .timestamp(now + offset)
+                .message(message)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    client
+        .put_log_events()
+        .log_group_name(LOG_GROUP)
+        .log_stream_name(STREAM)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .expect("PutLogEvents");
+    messages
+}
+
+/// Before: the follower polls through the proxy and shows what is written. Returns the events.
+async fn before_throttling(
+    proxy: &ThrottlingProxy,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    tail: &Tail,
+) -> Vec<String> {
+    assert!(
+        eventually(Duration::from_secs(20), || !proxy.polls().is_empty()).await,
+        "the follower never polled through the proxy; stderr:\n{}",
+        tail.stderr_text()
+    );
+    eprintln!(
+        "first FilterLogEvents request: {}",
+        proxy
+            .state
+            .first_poll_head
+            .lock()
+            .unwrap()
+            .as_deref()
+            .unwrap_or("-")
+    );
+    let written = put_batch(client, "before").await;
+    assert!(
+        eventually(Duration::from_secs(15), || tail.shows_all(&written)).await,
+        "events written before throttling were not shown; stderr:\n{}",
+        tail.stderr_text()
+    );
+    written
+}
+
+/// During: every poll is refused for at least six seconds and two announced retries; nothing
+/// written meanwhile may show, and the follower must keep running. Returns the events written.
+async fn while_throttled(
+    proxy: &ThrottlingProxy,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    tail: &mut Tail,
+) -> Vec<String> {
+    proxy.set_throttling(true);
+    let throttled_from = Instant::now();
+    // Events are written once the first refusal proves that no poll let through earlier is
+    // still under way, so none of them may show before throttling ends.
+    assert!(
+        eventually(Duration::from_secs(10), || proxy
+            .polls()
+            .iter()
+            .any(|poll| poll.throttled))
+        .await,
+        "no poll reached the proxy once throttling was on"
+    );
+    let mut during = put_batch(client, "during-a").await;
+    assert!(
+        eventually(Duration::from_secs(15), || !tail.throttled().is_empty()).await,
+        "no \"{THROTTLED}\" line; stderr:\n{}",
+        tail.stderr_text()
+    );
+    during.extend(put_batch(client, "during-b").await);
+    // Once two retries are announced the pending delay is below 8 s, so the follower catches
+    // up well inside the deadline that follows.
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            throttled_from.elapsed() >= Duration::from_secs(6) && tail.throttled().len() >= 2
+        })
+        .await,
+        "fewer than two \"{THROTTLED}\" lines; stderr:\n{}",
+        tail.stderr_text()
+    );
+    assert!(
+        tail.is_running(),
+        "the follower exited while throttled; stderr:\n{}",
+        tail.stderr_text()
+    );
+    let seen = tail.seen();
+    assert!(
+        during.iter().all(|message| !seen.contains_key(message)),
+        "events were shown while every poll was refused: the proxy let a poll through"
+    );
+    proxy.set_throttling(false);
+    during
+}
+
+/// After: everything written shows up within 15 s, and two more polls go through, which would
+/// show any duplicate. Returns how long catching up took.
+async fn after_throttling(
+    proxy: &ThrottlingProxy,
+    tail: &mut Tail,
+    written: &[String],
+) -> Duration {
+    let throttled_until = Instant::now();
+    let all_shown = eventually(Duration::from_secs(15), || tail.shows_all(written)).await;
+    let caught_up = throttled_until.elapsed();
+    let seen = tail.seen();
+    let missing: Vec<&String> = written
+        .iter()
+        .filter(|message| !seen.contains_key(*message))
+        .collect();
+    assert!(
+        all_shown,
+        "{} events were not shown within 15 s of throttling stopping, e.g. {:?}; stderr:\n{}",
+        missing.len(),
+        missing.first(),
+        tail.stderr_text()
+    );
+    let polls_then = proxy.polls().len();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            proxy.polls()[polls_then..]
+                .iter()
+                .filter(|poll| !poll.throttled)
+                .count()
+                >= 2
+        })
+        .await,
+        "the follower stopped polling after throttling ended; stderr:\n{}",
+        tail.stderr_text()
+    );
+    assert!(
+        tail.is_running(),
+        "the follower exited; stderr:\n{}",
+        tail.stderr_text()
+    );
+    caught_up
+}
+
+/// The follower said it was throttled, with each delay longer than the one before.
+fn check_announcements(announced: &[(f64, String)], stderr: &str) -> Vec<f64> {
+    for (_, line) in announced {
+        assert!(
+            line.contains("ThrottlingException") && line.contains("Rate exceeded"),
+            "the line names the service's refusal: {line}"
+        );
+    }
+    let delays: Vec<f64> = announced.iter().map(|(delay, _)| *delay).collect();
+    assert!(
+        delays.windows(2).all(|pair| pair[1] > pair[0]),
+        "each retry waits longer than the one before: {delays:?}"
+    );
+    assert!(
+        delays.iter().all(|delay| (1.0..=60.0).contains(delay)),
+        "the delays stay between the minimum and twice the maximum: {delays:?}"
+    );
+    assert!(
+        !stderr.contains("failed, retrying"),
+        "the proxy must be transparent apart from the throttling; stderr:\n{stderr}"
+    );
+    delays
+}
+
+/// The poll slowed down: between the refused polls, and up to the first one let through
+/// again, there is a pause at least as long as each announced delay. The announced delays are
+/// rounded to a tenth of a second.
+fn check_pauses(polls: &[Poll], delays: &[f64]) {
+    let first = polls.iter().position(|poll| poll.throttled).unwrap();
+    let last = polls.iter().rposition(|poll| poll.throttled).unwrap();
+    assert!(
+        last + 1 < polls.len(),
+        "no poll got through after throttling"
+    );
+    let mut gaps: Vec<Duration> = polls[first..=last + 1]
+        .windows(2)
+        .map(|pair| pair[1].at.duration_since(pair[0].at))
+        .collect();
+    gaps.sort_unstable_by(|a, b| b.cmp(a));
+    let mut longest_delays = delays.to_vec();
+    longest_delays.sort_unstable_by(|a, b| b.total_cmp(a));
+    eprintln!("pauses between polls while throttled, longest first: {gaps:?}");
+    for (gap, delay) in gaps.iter().zip(&longest_delays) {
+        assert!(
+            gap.as_secs_f64() >= delay - 0.1,
+            "a pause of {delay} s was announced, but the pauses were {gaps:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_tail_backs_off_says_so_and_catches_up_without_exiting() {
+    let Some(sandbox) = TestSandbox::start() else {
+        return;
+    };
+    let client = logs_client(&sandbox).await;
+    client
+        .create_log_stream()
+        .log_group_name(LOG_GROUP)
+        .log_stream_name(STREAM)
+        .send()
+        .await
+        .unwrap();
+    let proxy = ThrottlingProxy::start(sandbox.var("AWS_ENDPOINT_URL"));
+    let mut tail = Tail::start(&sandbox, &proxy.url());
+
+    let mut written = before_throttling(&proxy, &client, &tail).await;
+    written.extend(while_throttled(&proxy, &client, &mut tail).await);
+    let announced = tail.throttled();
+    written.extend(put_batch(&client, "after").await);
+    let caught_up = after_throttling(&proxy, &mut tail, &written).await;
+    // Taken before the kill, which may cut a connection the proxy is serving.
+    let problems = proxy.state.problems.lock().unwrap().clone();
+    tail.kill();
+
+    let seen = tail.seen();
+    for message in &written {
+        assert_eq!(
+            seen.get(message),
+            Some(&1),
+            "{message} must appear exactly once"
+        );
+    }
+    assert_eq!(
+        seen.values().sum::<usize>(),
+        written.len(),
+        "nothing else is shown: {seen:?}"
+    );
+    let stderr = tail.stderr_text();
+    eprintln!("caught up {caught_up:?} after throttling stopped; stderr:\n{stderr}");
+    let delays = check_announcements(&announced, &stderr);
+    check_pauses(&proxy.polls(), &delays);
+    assert!(problems.is_empty(), "the proxy failed: {problems:?}");
+}
