@@ -398,16 +398,7 @@ impl App {
             Action::Back if self.show_help => self.show_help = false,
             Action::Back if self.prompt.is_some() => self.prompt = None,
             Action::SubmitPrompt(text) => return self.submit_prompt(&text),
-            Action::Decline
-                if self.dialog.is_none()
-                    && self
-                        .deploy
-                        .as_ref()
-                        .is_none_or(|view| view.awaiting.is_none())
-                    && self.live.search.is_some() =>
-            {
-                self.jump_to_match(true);
-            }
+            Action::Decline if self.nothing_to_decline() => self.jump_to_match(true),
             Action::PreviousMatch => self.jump_to_match(false),
             Action::JumpToRequest => self.jump_to_request(),
             Action::Back | Action::Decline | Action::Confirm | Action::Deploy => {
@@ -588,6 +579,15 @@ impl App {
             }
             None => Vec::new(),
         }
+    }
+
+    /// Whether `n` has no dialog or approval to answer, and so means "next search match".
+    fn nothing_to_decline(&self) -> bool {
+        let awaiting = self
+            .deploy
+            .as_ref()
+            .is_some_and(|view| view.awaiting.is_some());
+        self.dialog.is_none() && !awaiting && self.live.search.is_some()
     }
 
     /// Moves the live view to the next (or previous) match, holding it there.
