@@ -126,9 +126,10 @@ struct InvokeArgs {
 
 #[derive(Debug, Args)]
 struct DeployArgs {
-    /// Deploy this image from ECR instead of building (a rollback), e.g. sha256:…
+    /// Deploy this image from ECR instead of building (a rollback): a digest, a unique prefix of
+    /// one (as lambdactl prints them), or a tag
     #[arg(long)]
-    digest: Option<Digest>,
+    digest: Option<String>,
     /// Show what would happen and change nothing
     #[arg(long)]
     dry_run: bool,
@@ -186,6 +187,11 @@ enum Output {
     Table,
     Json,
 }
+
+/// The user interrupted the command (Ctrl-C); the process exits with 130, as shells expect.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -687,11 +693,50 @@ mod deploy {
     use crate::pipeline::run::{self, DeployAction, DeployRequest, Event, Source};
     use crate::text::sanitize_line;
 
+    /// Finds the one image a `--digest` value names: a full digest as it is, else a unique digest
+    /// prefix (with or without `sha256:`) or a tag among the repository's images.
+    async fn resolve_image(
+        clients: &crate::aws::AwsClients,
+        settings: &Settings,
+        reference: &str,
+    ) -> anyhow::Result<crate::model::Digest> {
+        if let Ok(digest) = reference.parse() {
+            return Ok(digest);
+        }
+        let function = clients.get_function(&settings.function).await?;
+        let targets = crate::config::Targets::discover(settings, &function);
+        let Some(repository) = targets.repository else {
+            anyhow::bail!("no ECR repository is known for this function; pass --repository");
+        };
+        let images = clients.list_images(&repository).await?;
+        let prefix = reference
+            .strip_prefix("sha256:")
+            .unwrap_or(reference)
+            .to_ascii_lowercase();
+        let matches: Vec<_> = images
+            .iter()
+            .filter(|image| {
+                image.tags.iter().any(|tag| tag == reference)
+                    || image.digest.hex().starts_with(&prefix)
+            })
+            .collect();
+        match matches.as_slice() {
+            [image] => Ok(image.digest.clone()),
+            [] => anyhow::bail!(
+                "no image in {repository} has the tag or digest {reference:?}; `lambdactl images` lists them"
+            ),
+            _ => anyhow::bail!(
+                "{reference:?} names {} images in {repository}; give more of the digest",
+                matches.len()
+            ),
+        }
+    }
+
     pub async fn run(command_line: CommandLine, args: &DeployArgs) -> anyhow::Result<()> {
         let settings = Settings::load(command_line)?;
         let clients = connect(&settings, None).await?;
         let source = match &args.digest {
-            Some(digest) => Source::Digest(digest.clone()),
+            Some(reference) => Source::Digest(resolve_image(&clients, &settings, reference).await?),
             None => Source::Build {
                 context_dir: settings.context.clone(),
                 dockerfile: settings.dockerfile.clone(),
@@ -731,13 +776,16 @@ mod deploy {
                 DeployAction::RolledBack => format!("rolled back to {digest}"),
                 DeployAction::UpToDate => format!("up to date: the function already runs {digest}"),
                 DeployAction::Planned => "dry run: nothing was changed".to_owned(),
+                DeployAction::Declined => "declined: nothing was changed".to_owned(),
+                DeployAction::Cancelled => "cancelled: nothing was recorded".to_owned(),
                 DeployAction::Failed => "failed: nothing was recorded".to_owned(),
             };
             println!("{summary}");
         }
-        match report.error {
-            Some(error) => anyhow::bail!("deploy failed: {error}"),
-            None => Ok(()),
+        match (report.action, report.error) {
+            (DeployAction::Cancelled, _) => Err(super::Interrupted.into()),
+            (_, Some(error)) => anyhow::bail!("deploy failed: {error}"),
+            (_, None) => Ok(()),
         }
     }
 

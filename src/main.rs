@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<cli::Interrupted>() => ExitCode::from(130),
         // A reader such as `head` that stops early is no failure of ours.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

@@ -386,7 +386,7 @@ struct Row {
 }
 
 impl Perform for Row {
-    /// Text. A C1 control or DEL may come this way too; vte passes DEL on as text.
+    /// Text. DEL and the bidirectional controls come this way too: vte passes them on as text.
     fn print(&mut self, character: char) {
         if self.is_past_limit() {
             return;
@@ -460,8 +460,9 @@ impl Row {
     }
 
     /// Prints a character that is not a control character: it extends the cluster just before
-    /// the cursor when it belongs to it, or starts a new one. A zero-width character with no
-    /// cluster to join (at the start of the row, after a tab) has nothing to show and is dropped.
+    /// the cursor when it belongs to it, or starts a new one. A zero-width character that joins
+    /// no cluster (at the start of the row, after a tab, or one Unicode keeps apart, such as a
+    /// byte order mark) has nothing to show and is dropped.
     fn print_character(&mut self, character: char) {
         if let Some(head) = self.cluster_before_cursor()
             && let Cell::Cluster { start, end, .. } = self.cells[head]

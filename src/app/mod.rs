@@ -314,6 +314,8 @@ pub struct App {
     /// A one-line message for the status line, such as why a key did nothing.
     pub notice: Option<String>,
     pub spinner_frame: usize,
+    /// Set by a first quit while a deploy runs.
+    pub quit_asked: bool,
     pub should_quit: bool,
 }
 
@@ -347,6 +349,7 @@ impl App {
             prompt: None,
             notice: None,
             spinner_frame: 0,
+            quit_asked: false,
             should_quit: false,
         }
     }
@@ -391,8 +394,24 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Command> {
         if !matches!(action, Action::Tick) {
             self.notice = None;
+            if !matches!(action, Action::Quit) {
+                self.quit_asked = false;
+            }
         }
         match action {
+            Action::Quit
+                if self
+                    .deploy
+                    .as_ref()
+                    .is_some_and(deploy::DeployView::is_running)
+                    && !self.quit_asked =>
+            {
+                // Quitting abandons the deploy (nothing is recorded), so it takes a second press.
+                self.quit_asked = true;
+                self.notice = Some(
+                    "a deploy is running: Esc cancels it; press q again to quit anyway".to_owned(),
+                );
+            }
             Action::Quit => self.should_quit = true,
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
@@ -426,17 +445,11 @@ impl App {
                 }
             }
             Action::DeployFinished(report) => {
-                let changed = matches!(
-                    report.action,
-                    crate::pipeline::run::DeployAction::Deployed
-                        | crate::pipeline::run::DeployAction::RolledBack
-                );
                 if let Some(view) = &mut self.deploy {
                     view.finish(report);
                 }
-                if changed {
-                    return self.refresh();
-                }
+                // Even a declined or failed deploy may have pushed an image worth listing.
+                return self.refresh();
             }
             Action::FocusNext => self.focus = self.focus.step(true),
             Action::FocusPrevious => self.focus = self.focus.step(false),

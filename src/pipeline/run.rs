@@ -83,6 +83,10 @@ pub enum DeployAction {
     RolledBack,
     /// A dry run that found changes to make.
     Planned,
+    /// The user said no at the confirmation; nothing changed.
+    Declined,
+    /// The user cancelled (Ctrl-C, Esc); nothing was recorded.
+    Cancelled,
     Failed,
 }
 
@@ -242,7 +246,11 @@ impl<'a> Run<'a> {
             if let Some((step, _)) = self.current {
                 self.report(step, StepStatus::Failed, failure.to_string());
             }
-            self.action = DeployAction::Failed;
+            self.action = match failure {
+                Failure::Declined => DeployAction::Declined,
+                Failure::Cancelled => DeployAction::Cancelled,
+                _ => DeployAction::Failed,
+            };
             failure.to_string()
         });
         DeployReport {
@@ -299,9 +307,12 @@ impl<'a> Run<'a> {
                     format!("the function already runs {}", candidate.short()),
                 );
                 self.report(Step::Update, StepStatus::Skipped, "up to date");
-                self.report(Step::Record, StepStatus::Skipped, "up to date");
                 self.action = DeployAction::UpToDate;
-                return Ok(());
+                if self.request.dry_run {
+                    self.report(Step::Record, StepStatus::Skipped, "dry run");
+                    return Ok(());
+                }
+                return self.repair_record(&bucket, &candidate).await;
             }
             Gate::Update { previous } => previous,
         };
@@ -398,7 +409,7 @@ impl<'a> Run<'a> {
             .await??;
         let Some(image) = found else {
             return Err(Failure::Refused(format!(
-                "ECR repository {repository} has no image {digest}"
+                "ECR repository {repository} has no image {digest}; `lambdactl images` lists them"
             )));
         };
         plan::check_manifest_media_type(image.media_type.as_deref()).map_err(Failure::Refused)?;
@@ -512,7 +523,9 @@ impl<'a> Run<'a> {
                 line: line.to_owned(),
             });
         };
-        self.guard(docker.build(request, &mut on_log)).await??;
+        self.guard(docker.build(request, &mut on_log))
+            .await?
+            .map_err(with_base_image_hint)?;
         let facts = self.guard(docker.inspect(&reference)).await??;
         plan::check_architecture(&platform, &facts.os, &facts.architecture)
             .map_err(Failure::Refused)?;
@@ -561,6 +574,13 @@ impl<'a> Run<'a> {
                         "the registry refused the login; retrying once with a fresh token",
                     );
                 }
+                Err(DockerError::Failed { doing, message }) => {
+                    let message = format!(
+                        "{message}; check the registry (--registry or LAMBDACTL_REGISTRY), which \
+                         must be the one ECR serves"
+                    );
+                    return Err(DockerError::Failed { doing, message }.into());
+                }
                 Err(error) => return Err(error.into()),
             }
         }
@@ -586,7 +606,7 @@ impl<'a> Run<'a> {
             if Instant::now() >= deadline {
                 return Err(Failure::Refused(format!(
                     "the registry took {digest}, but ECR repository {repository} does not list it \
-                     after {} s",
+                     after {} s; is --registry (or LAMBDACTL_REGISTRY) the registry ECR serves?",
                     ECR_DEADLINE.as_secs()
                 )));
             }
@@ -669,6 +689,28 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// When the function already runs the candidate but the digest file says otherwise (someone
+    /// changed the function outside lambdactl), the file is corrected: the function runs this
+    /// digest, so recording it is true. No history entry is written, since nothing was deployed.
+    async fn repair_record(&mut self, bucket: &str, digest: &Digest) -> Result<(), Failure> {
+        let recorded = self.guard(self.clients.recorded_digest(bucket)).await??;
+        if recorded.as_ref() == Some(digest) {
+            self.report(Step::Record, StepStatus::Skipped, "up to date");
+            return Ok(());
+        }
+        self.report(Step::Record, StepStatus::Running, "");
+        let body = format!("{digest}\n");
+        self.guard(
+            self.clients
+                .put_text(bucket, DIGEST_KEY, body, "text/plain"),
+        )
+        .await??;
+        let was = recorded.map_or("nothing".to_owned(), |d| d.short().to_owned());
+        let detail = format!("corrected the digest file: it said {was}");
+        self.report(Step::Record, StepStatus::Done, detail);
+        Ok(())
+    }
+
     async fn record(&mut self, bucket: &str, digest: &Digest) -> Result<(), Failure> {
         self.report(Step::Record, StepStatus::Running, "");
         let record = DeployRecord {
@@ -703,6 +745,34 @@ impl<'a> Run<'a> {
             format!("s3://{bucket}/{DIGEST_KEY}"),
         );
         Ok(())
+    }
+}
+
+/// A build that failed while fetching its base image says how to name another one: a bastion
+/// without internet, or a private mirror, needs `BASE_IMAGE`.
+fn with_base_image_hint(error: DockerError) -> DockerError {
+    match error {
+        DockerError::Failed { doing, message } => {
+            let fetching = [
+                "pull access denied",
+                "no such host",
+                "dial tcp",
+                "manifest unknown",
+                "TLS handshake",
+            ]
+            .iter()
+            .any(|sign| message.contains(sign));
+            let message = if fetching {
+                format!(
+                    "{message}; the base image could not be fetched: name one the engine has or can \
+                     reach with --build-arg BASE_IMAGE=… or build_args in lambdactl.toml"
+                )
+            } else {
+                message
+            };
+            DockerError::Failed { doing, message }
+        }
+        other => other,
     }
 }
 

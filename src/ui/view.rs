@@ -12,6 +12,7 @@ use crate::app::deploy::{DeployView, Dialog};
 use crate::app::{App, Cursor, Loadable, LogsFocus, PaneId};
 use crate::model::Digest;
 use crate::pipeline::plan::StepStatus;
+use crate::pipeline::run::DeployAction;
 use crate::text::{keep_end, sanitize_line};
 use std::time::Instant;
 
@@ -675,7 +676,12 @@ fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, th
 
     let outcome = deploy.report.as_ref().map(|report| {
         if let Some(error) = &report.error {
-            return Line::styled(format!("failed: {}", sanitize_line(error)), theme.error());
+            // A decline or a cancel is the user's choice, not a failure.
+            return if report.action == DeployAction::Failed {
+                Line::styled(format!("failed: {}", sanitize_line(error)), theme.error())
+            } else {
+                Line::styled(sanitize_line(error), theme.warning())
+            };
         }
         let digest = report
             .digest
