@@ -41,6 +41,8 @@ pub struct FileConfig {
     /// Build arguments, such as `BASE_IMAGE`.
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+    /// How many events the console's live tail keeps (default 100,000).
+    pub tail_lines: Option<usize>,
     /// Key binding overrides: key name to action name, laid over the embedded defaults.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
@@ -95,6 +97,8 @@ pub struct Settings {
     pub context: PathBuf,
     pub dockerfile: PathBuf,
     pub build_args: BTreeMap<String, String>,
+    /// How many events the live tail keeps; `None` takes the default.
+    pub tail_lines: Option<usize>,
     pub keys: BTreeMap<String, String>,
     /// The file the settings were read from, for error messages and `status`.
     pub source_file: Option<PathBuf>,
@@ -143,6 +147,7 @@ impl Settings {
                 .or(file.dockerfile)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DOCKERFILE)),
             build_args: file.build_args.into_iter().chain(cli.build_args).collect(),
+            tail_lines: file.tail_lines,
             keys: file.keys,
             source_file,
         }

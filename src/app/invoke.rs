@@ -20,6 +20,8 @@ pub struct InvokeView {
     pub took: Option<Duration>,
     /// The last answer, or why there is none (a bad payload, a refused call).
     pub result: Option<Result<InvokeReport, String>>,
+    /// Payloads sent to this function before, newest first.
+    pub history: Vec<String>,
 }
 
 /// How much longer than the function itself the client waits for an answer.

@@ -3,6 +3,7 @@
 //! waits on I/O, so every state change can be tested without a terminal or a network.
 
 pub mod deploy;
+pub mod history;
 pub mod invoke;
 pub mod tail;
 pub mod tasks;
@@ -105,6 +106,8 @@ pub enum Action {
         reason: String,
     },
     #[serde(skip)]
+    HistoryLoaded(Vec<String>),
+    #[serde(skip)]
     InvokeWaking(String),
     #[serde(skip)]
     InvokeFinished(Result<invoke::InvokeReport, String>),
@@ -157,6 +160,15 @@ pub enum Command {
         function: String,
         payload: Vec<u8>,
         asynchronous: bool,
+    },
+    /// Reads the payloads sent to the function before.
+    LoadHistory {
+        function: String,
+    },
+    /// Puts a sent payload first in the function's history.
+    RememberPayload {
+        function: String,
+        payload: String,
     },
     /// Follows the log group from a quarter of an hour back, with a filter pattern or none.
     StartTail {
@@ -321,6 +333,7 @@ pub struct App {
 
 impl App {
     pub fn new(settings: Settings, region: Option<String>, endpoint_url: Option<String>) -> Self {
+        let tail_lines = settings.tail_lines.unwrap_or(tail::DEFAULT_BUFFER_LINES);
         Self {
             settings,
             region,
@@ -343,7 +356,7 @@ impl App {
             dialog: None,
             deploy: None,
             invoke: None,
-            live: tail::LiveTail::new(tail::DEFAULT_BUFFER_LINES),
+            live: tail::LiveTail::new(tail_lines),
             logs_view: LogsView::default(),
             live_cursor: Cursor::default(),
             prompt: None,
@@ -394,25 +407,10 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Command> {
         if !matches!(action, Action::Tick) {
             self.notice = None;
-            if !matches!(action, Action::Quit) {
-                self.quit_asked = false;
-            }
+            self.quit_asked &= matches!(action, Action::Quit);
         }
         match action {
-            Action::Quit
-                if self
-                    .deploy
-                    .as_ref()
-                    .is_some_and(deploy::DeployView::is_running)
-                    && !self.quit_asked =>
-            {
-                // Quitting abandons the deploy (nothing is recorded), so it takes a second press.
-                self.quit_asked = true;
-                self.notice = Some(
-                    "a deploy is running: Esc cancels it; press q again to quit anyway".to_owned(),
-                );
-            }
-            Action::Quit => self.should_quit = true,
+            Action::Quit => self.quit(),
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
             Action::Back if self.prompt.is_some() => self.prompt = None,
@@ -426,6 +424,7 @@ impl App {
             Action::OpenInvoke
             | Action::SendInvoke { .. }
             | Action::InvokeWaking(_)
+            | Action::HistoryLoaded(_)
             | Action::InvokeFinished(_) => return self.invoke_action(action),
             Action::ToggleLive
             | Action::ToggleFollow
@@ -433,9 +432,9 @@ impl App {
             | Action::ScrollLeft
             | Action::ScrollRight
             | Action::TailEvents(_)
+            | Action::Search
+            | Action::FilterPattern
             | Action::TailWaiting { .. } => self.live_action(action),
-            Action::Search => self.prompt = Some(Prompt::Search),
-            Action::FilterPattern => self.prompt = Some(Prompt::Filter),
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
             Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
             Action::Enter => {}
@@ -500,7 +499,21 @@ impl App {
     /// The invoke view's actions: open, send, and the answers that come back.
     fn invoke_action(&mut self, action: Action) -> Vec<Command> {
         match action {
-            Action::OpenInvoke => self.invoke = Some(self.invoke.take().unwrap_or_default()),
+            Action::OpenInvoke => {
+                let view = self.invoke.take().unwrap_or_default();
+                let load = view.history.is_empty();
+                self.invoke = Some(view);
+                if load {
+                    return vec![Command::LoadHistory {
+                        function: self.settings.function.clone(),
+                    }];
+                }
+            }
+            Action::HistoryLoaded(history) => {
+                if let Some(view) = &mut self.invoke {
+                    view.history = history;
+                }
+            }
             Action::SendInvoke {
                 payload,
                 asynchronous,
@@ -525,9 +538,27 @@ impl App {
         Vec::new()
     }
 
+    /// Quits, unless a deploy runs and this is the first ask: quitting abandons the deploy
+    /// (nothing is recorded), so it takes a second press.
+    fn quit(&mut self) {
+        let deploying = self
+            .deploy
+            .as_ref()
+            .is_some_and(deploy::DeployView::is_running);
+        if deploying && !self.quit_asked {
+            self.quit_asked = true;
+            let notice = "a deploy is running: Esc cancels it; press q again to quit anyway";
+            self.notice = Some(notice.to_owned());
+        } else {
+            self.should_quit = true;
+        }
+    }
+
     /// The live tail's actions: new events, a failing poll, and the view's switches.
     fn live_action(&mut self, action: Action) {
         match action {
+            Action::Search => self.prompt = Some(Prompt::Search),
+            Action::FilterPattern => self.prompt = Some(Prompt::Filter),
             Action::ToggleLive => {
                 self.logs_view = match self.logs_view {
                     LogsView::Live => LogsView::Stream,
@@ -577,7 +608,11 @@ impl App {
             Some(Prompt::Filter) => {
                 // A new pattern is a new tail: what the old one showed may not match it.
                 self.live.filter = value;
-                self.live.buffer = tail::TailBuffer::new(tail::DEFAULT_BUFFER_LINES);
+                let lines = self
+                    .settings
+                    .tail_lines
+                    .unwrap_or(tail::DEFAULT_BUFFER_LINES);
+                self.live.buffer = tail::TailBuffer::new(lines);
                 self.live_cursor = Cursor::default();
                 self.live.following = true;
                 self.logs_view = LogsView::Live;
@@ -649,18 +684,28 @@ impl App {
                 Vec::new()
             }
             Ok(bytes) => {
+                let mut history = std::mem::take(&mut view.history);
+                history.retain(|known| known != payload);
+                history.insert(0, payload.to_owned());
                 *view = invoke::InvokeView {
                     sending: true,
                     asynchronous,
                     started: Some(std::time::Instant::now()),
+                    history,
                     ..invoke::InvokeView::default()
                 };
                 let function = self.settings.function.clone();
-                vec![Command::Invoke {
-                    function,
-                    payload: bytes,
-                    asynchronous,
-                }]
+                vec![
+                    Command::RememberPayload {
+                        function: function.clone(),
+                        payload: payload.to_owned(),
+                    },
+                    Command::Invoke {
+                        function,
+                        payload: bytes,
+                        asynchronous,
+                    },
+                ]
             }
         }
     }
@@ -1194,7 +1239,8 @@ mod tests {
         });
         assert!(matches!(
             sent.as_slice(),
-            [Command::Invoke { asynchronous: true, payload, .. }] if payload == b"{\"a\": 1}"
+            [Command::RememberPayload { .. }, Command::Invoke { asynchronous: true, payload, .. }]
+                if payload == b"{\"a\": 1}"
         ));
         assert!(app.is_loading());
         let again = app.update(Action::SendInvoke {
@@ -1255,6 +1301,17 @@ mod tests {
 
         app.update(Action::ToggleLive);
         assert_eq!(app.logs_view, LogsView::Stream);
+    }
+
+    #[test]
+    fn quitting_during_a_deploy_takes_a_second_press() {
+        let mut app = loaded_app();
+        app.update(Action::Deploy);
+        app.update(Action::Quit);
+        assert!(!app.should_quit);
+        assert!(app.notice.as_deref().is_some_and(|notice| notice.contains("q again")));
+        app.update(Action::Quit);
+        assert!(app.should_quit);
     }
 
     #[test]

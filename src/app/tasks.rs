@@ -201,6 +201,21 @@ async fn perform(
                 reason: "the tail stopped".into(),
             }
         }
+        Command::LoadHistory { function } => {
+            let history = super::history::folder()
+                .map(|folder| super::history::load(&folder, &function))
+                .unwrap_or_default();
+            Action::HistoryLoaded(history)
+        }
+        Command::RememberPayload { function, payload } => {
+            let saved = super::history::folder()
+                .map(|folder| super::history::remember(&folder, &function, &payload));
+            if let Some(Err(error)) = saved {
+                // Losing one history entry is no reason to interrupt the user.
+                tracing::warn!(%error, "could not save the payload history");
+            }
+            Action::Tick
+        }
         Command::StartDeploy { .. } | Command::AnswerApproval(_) | Command::CancelDeploy => {
             unreachable!("Tasks::run handles deploy commands itself")
         }

@@ -37,8 +37,9 @@ pub const SAVED_PAYLOADS: [(&str, &str); 2] = [
 pub struct ViewState {
     /// The payload editor; it keeps its text while the invoke view is closed.
     pub editor: Option<ratatui_textarea::TextArea<'static>>,
-    /// Which saved payload Ctrl-P loads next.
+    /// Which saved payload Ctrl-P loads next, and which earlier one Ctrl-R does.
     pub next_saved: usize,
+    pub next_history: usize,
     /// The open prompt's line editor.
     pub prompt: Option<ratatui_textarea::TextArea<'static>>,
     images: TableState,
@@ -777,11 +778,7 @@ fn draw_invoke(
     let editor = view
         .editor
         .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
-    editor.set_block(pane_block(
-        "payload · Ctrl-S send · Ctrl-E async · Ctrl-P saved · Esc close",
-        true,
-        theme,
-    ));
+    editor.set_block(pane_block("payload · Esc closes", true, theme));
     frame.render_widget(&*editor, editor_area);
 
     let mut lines: Vec<Line> = Vec::new();
@@ -794,7 +791,15 @@ fn draw_invoke(
         lines.push(Line::raw(format!("{} invoking…", spinner(app))));
     }
     match &invoke.result {
-        None if !invoke.sending => lines.push(Line::styled("nothing sent yet", theme.dim())),
+        None if !invoke.sending => lines.extend(
+            [
+                "nothing sent yet",
+                "Ctrl-S sends, Ctrl-E sends asynchronously (Event)",
+                "Ctrl-P loads a saved payload, Ctrl-R an earlier one",
+                "Ctrl-L shows the last invoke's lines in the live tail",
+            ]
+            .map(|text| Line::styled(text, theme.dim())),
+        ),
         None => {}
         Some(Err(reason)) => lines.push(Line::styled(
             format!("not sent: {}", sanitize_line(reason)),
