@@ -15,6 +15,9 @@ use crate::config::{Settings, Targets};
 use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
 use crate::pipeline::run::{DeployRequest, Source};
 
+/// The windows the live tail can start from, in minutes; the first is the default.
+pub const TAIL_WINDOWS: [i64; 4] = [15, 60, 360, 1440];
+
 /// How many columns the live view scrolls sideways per key.
 pub const SCROLL_STEP: usize = 20;
 
@@ -67,6 +70,8 @@ pub enum Action {
     FilterPattern,
     /// Logs: wrap long messages, or cut them.
     ToggleWrap,
+    /// Logs: how far back the live tail starts (15 minutes, 1 hour, 6 hours, a day).
+    CycleTimeRange,
     ScrollLeft,
     ScrollRight,
     /// Invoke: show the last invoke's request id in the live tail.
@@ -170,10 +175,11 @@ pub enum Command {
         function: String,
         payload: String,
     },
-    /// Follows the log group from a quarter of an hour back, with a filter pattern or none.
+    /// Follows the log group from `since_minutes` back, with a filter pattern or none.
     StartTail {
         log_group: String,
         filter: Option<String>,
+        since_minutes: i64,
     },
 }
 
@@ -322,6 +328,8 @@ pub struct App {
     pub live: tail::LiveTail,
     pub logs_view: LogsView,
     pub live_cursor: Cursor,
+    /// How far back the live tail starts, in minutes.
+    pub tail_minutes: i64,
     pub prompt: Option<Prompt>,
     /// A one-line message for the status line, such as why a key did nothing.
     pub notice: Option<String>,
@@ -359,6 +367,7 @@ impl App {
             live: tail::LiveTail::new(tail_lines),
             logs_view: LogsView::default(),
             live_cursor: Cursor::default(),
+            tail_minutes: TAIL_WINDOWS[0],
             prompt: None,
             notice: None,
             spinner_frame: 0,
@@ -411,6 +420,14 @@ impl App {
         }
         match action {
             Action::Quit => self.quit(),
+            Action::CycleTimeRange => {
+                let at = TAIL_WINDOWS
+                    .iter()
+                    .position(|&m| m == self.tail_minutes)
+                    .unwrap_or(0);
+                self.tail_minutes = TAIL_WINDOWS[(at + 1) % TAIL_WINDOWS.len()];
+                return self.restart_tail();
+            }
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
             Action::Back if self.prompt.is_some() => self.prompt = None,
@@ -538,6 +555,31 @@ impl App {
         Vec::new()
     }
 
+    /// The tail for the current window and filter, once the log group is known.
+    fn start_tail(&self) -> Vec<Command> {
+        let Some(targets) = &self.targets else {
+            return Vec::new();
+        };
+        vec![Command::StartTail {
+            log_group: targets.log_group.clone(),
+            filter: self.live.filter.clone(),
+            since_minutes: self.tail_minutes,
+        }]
+    }
+
+    /// A new window or pattern is a new tail: what the old one showed may not belong in it.
+    fn restart_tail(&mut self) -> Vec<Command> {
+        let lines = self
+            .settings
+            .tail_lines
+            .unwrap_or(tail::DEFAULT_BUFFER_LINES);
+        self.live.buffer = tail::TailBuffer::new(lines);
+        self.live_cursor = Cursor::default();
+        self.live.following = true;
+        self.logs_view = LogsView::Live;
+        self.start_tail()
+    }
+
     /// Quits, unless a deploy runs and this is the first ask: quitting abandons the deploy
     /// (nothing is recorded), so it takes a second press.
     fn quit(&mut self) {
@@ -606,24 +648,8 @@ impl App {
                 Vec::new()
             }
             Some(Prompt::Filter) => {
-                // A new pattern is a new tail: what the old one showed may not match it.
                 self.live.filter = value;
-                let lines = self
-                    .settings
-                    .tail_lines
-                    .unwrap_or(tail::DEFAULT_BUFFER_LINES);
-                self.live.buffer = tail::TailBuffer::new(lines);
-                self.live_cursor = Cursor::default();
-                self.live.following = true;
-                self.logs_view = LogsView::Live;
-                let Some(targets) = &self.targets else {
-                    return Vec::new();
-                };
-                let log_group = targets.log_group.clone();
-                vec![Command::StartTail {
-                    log_group,
-                    filter: self.live.filter.clone(),
-                }]
+                self.restart_tail()
             }
             None => Vec::new(),
         }
@@ -861,11 +887,8 @@ impl App {
         commands.push(Command::LoadStreams {
             log_group: targets.log_group.clone(),
         });
-        commands.push(Command::StartTail {
-            log_group: targets.log_group.clone(),
-            filter: self.live.filter.clone(),
-        });
         self.targets = Some(targets);
+        commands.extend(self.start_tail());
         commands
     }
 
@@ -988,7 +1011,8 @@ mod tests {
                 },
                 Command::StartTail {
                     log_group: "/aws/lambda/python-lambda".into(),
-                    filter: None
+                    filter: None,
+                    since_minutes: 15,
                 },
             ]
         );
@@ -1309,7 +1333,11 @@ mod tests {
         app.update(Action::Deploy);
         app.update(Action::Quit);
         assert!(!app.should_quit);
-        assert!(app.notice.as_deref().is_some_and(|notice| notice.contains("q again")));
+        assert!(
+            app.notice
+                .as_deref()
+                .is_some_and(|notice| notice.contains("q again"))
+        );
         app.update(Action::Quit);
         assert!(app.should_quit);
     }

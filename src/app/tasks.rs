@@ -173,8 +173,12 @@ async fn perform(
             payload,
             asynchronous,
         } => invoke(clients, &function, payload, asynchronous, actions).await,
-        Command::StartTail { log_group, filter } => {
-            let since = chrono::Utc::now() - chrono::Duration::minutes(15);
+        Command::StartTail {
+            log_group,
+            filter,
+            since_minutes,
+        } => {
+            let since = chrono::Utc::now() - chrono::Duration::minutes(since_minutes);
             let report = |update: TailUpdate| {
                 let action = match update {
                     TailUpdate::Events(events) => Action::TailEvents(events),

@@ -122,6 +122,7 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::PreviousMatch => "Logs: previous search match",
         Action::FilterPattern => "Logs: CloudWatch filter pattern for the live tail",
         Action::ToggleWrap => "Logs: wrap long lines, or cut them",
+        Action::CycleTimeRange => "Logs: start the live tail 15 min, 1 h, 6 h or 1 day back",
         Action::ScrollLeft => "Logs: scroll left",
         Action::ScrollRight => "Logs: scroll right",
         Action::OpenInvoke => "invoke: edit a payload, Ctrl-S sends, Ctrl-E sends async",
@@ -132,7 +133,7 @@ pub fn action_description(action: &Action) -> &'static str {
 }
 
 /// The actions a key can be bound to, in the order the help overlay lists them.
-pub const BINDABLE_ACTIONS: [Action; 28] = [
+pub const BINDABLE_ACTIONS: [Action; 29] = [
     Action::FocusImages,
     Action::FocusObjects,
     Action::FocusLogs,
@@ -152,6 +153,7 @@ pub const BINDABLE_ACTIONS: [Action; 28] = [
     Action::PreviousMatch,
     Action::FilterPattern,
     Action::ToggleWrap,
+    Action::CycleTimeRange,
     Action::ScrollLeft,
     Action::ScrollRight,
     Action::Deploy,

@@ -533,7 +533,14 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
 fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let live = &app.live;
     let mode = if live.following { "following" } else { "held" };
-    let mut title = format!("live · all streams · {mode} · {} events", live.len());
+    let window = match app.tail_minutes {
+        minutes if minutes % 60 == 0 => format!("{} h", minutes / 60),
+        minutes => format!("{minutes} min"),
+    };
+    let mut title = format!(
+        "live · all streams · last {window} · {mode} · {} events",
+        live.len()
+    );
     if let Some(waiting) = &live.waiting {
         title = format!("{title} · {}", sanitize_line(waiting));
     }
