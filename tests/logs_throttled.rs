@@ -7,24 +7,20 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use common::proxy::{Action, Proxy, Request, Response};
 use common::{TestSandbox, binary};
 use serde_json::Value;
 
 const LOG_GROUP: &str = "/aws/lambda/python-lambda";
 const STREAM: &str = "throttle-test";
 const THROTTLED: &str = "throttled, retrying in ";
-/// How long a proxy connection may sit idle before the proxy gives up on it.
-const IDLE: Duration = Duration::from_secs(30);
-/// The most a request or response head may hold.
-const MAX_HEAD: usize = 64 * 1024;
 
 /// A FilterLogEvents call the proxy saw: when it was read, and whether it was refused.
 #[derive(Debug, Clone, Copy)]
@@ -33,317 +29,87 @@ struct Poll {
     throttled: bool,
 }
 
-/// What the proxy threads share with the test.
+/// What the proxy's rule shares with the test.
 #[derive(Default)]
-struct ProxyState {
-    throttling: AtomicBool,
-    stop: AtomicBool,
+struct Throttle {
+    on: AtomicBool,
     polls: Mutex<Vec<Poll>>,
     /// The first FilterLogEvents request's line and header names as sent, for the record.
     first_poll_head: Mutex<Option<String>>,
-    /// Whatever the proxy could not relay faithfully; the test fails on any.
-    problems: Mutex<Vec<String>>,
 }
 
-impl ProxyState {
-    fn problem(&self, text: String) {
-        self.problems.lock().unwrap().push(text);
+impl Throttle {
+    /// Records each FilterLogEvents call and, while throttling is on, refuses it as CloudWatch
+    /// Logs does when an account's request rate is exceeded. Everything else goes through.
+    fn rule(&self, request: &Request) -> Action {
+        let is_poll = request
+            .header("x-amz-target")
+            .is_some_and(|target| target.ends_with(".FilterLogEvents"));
+        if !is_poll {
+            return Action::Forward;
+        }
+        let throttled = self.on.load(Ordering::SeqCst);
+        let mut polls = self.polls.lock().unwrap();
+        if polls.is_empty() {
+            let names: Vec<&str> = request.headers().iter().map(|(n, _)| n.as_str()).collect();
+            *self.first_poll_head.lock().unwrap() = Some(format!(
+                "{}; header names: {}; x-amz-target: {}; content-type: {}",
+                request.line(),
+                names.join(", "),
+                request.header("x-amz-target").unwrap_or_default(),
+                request.header("content-type").unwrap_or_default(),
+            ));
+        }
+        polls.push(Poll {
+            at: Instant::now(),
+            throttled,
+        });
+        if !throttled {
+            return Action::Forward;
+        }
+        let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+        Action::Answer(
+            Response::new("400 Bad Request", body)
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("x-amzn-requestid", format!("throttled-{}", polls.len())),
+        )
     }
 }
 
-/// An HTTP/1.1 proxy on loopback that forwards to the sandbox, one upstream connection per
-/// request, and refuses FilterLogEvents while throttling is on. Stops accepting when dropped.
+/// The sandbox behind the shared proxy, refusing FilterLogEvents while throttling is on.
 struct ThrottlingProxy {
-    address: SocketAddr,
-    state: Arc<ProxyState>,
+    proxy: Proxy,
+    throttle: Arc<Throttle>,
 }
 
 impl ThrottlingProxy {
     fn start(upstream_url: &str) -> Self {
-        let authority = upstream_url
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("the sandbox endpoint {upstream_url} is plain HTTP"))
-            .trim_end_matches('/');
-        let upstream = authority
-            .to_socket_addrs()
-            .expect("the sandbox endpoint resolves")
-            .next()
-            .expect("the sandbox endpoint has an address");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener.set_nonblocking(true).unwrap();
-        let address = listener.local_addr().unwrap();
-        let state = Arc::new(ProxyState::default());
-        let accepting = state.clone();
-        std::thread::spawn(move || {
-            while !accepting.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let serving = accepting.clone();
-                        std::thread::spawn(move || {
-                            if let Err(error) = serve(client, upstream, &serving) {
-                                serving.problem(format!("relaying failed: {error}"));
-                            }
-                        });
-                    }
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(error) => {
-                        accepting.problem(format!("accept failed: {error}"));
-                        return;
-                    }
-                }
-            }
-        });
-        Self { address, state }
+        let throttle = Arc::new(Throttle::default());
+        let deciding = throttle.clone();
+        let proxy = Proxy::start(upstream_url, move |request| deciding.rule(request));
+        Self { proxy, throttle }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.address)
+        self.proxy.url()
     }
 
     fn set_throttling(&self, on: bool) {
-        self.state.throttling.store(on, Ordering::SeqCst);
+        self.throttle.on.store(on, Ordering::SeqCst);
     }
 
     fn polls(&self) -> Vec<Poll> {
-        self.state.polls.lock().unwrap().clone()
-    }
-}
-
-impl Drop for ThrottlingProxy {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// A request line or status line with its headers.
-struct Head {
-    start: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.throttle.polls.lock().unwrap().clone()
     }
 
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(known, _)| known.eq_ignore_ascii_case(name))
-            .flat_map(|(_, value)| value.split(','))
-            .any(|part| part.trim().eq_ignore_ascii_case(token))
+    fn first_poll_head(&self) -> Option<String> {
+        self.throttle.first_poll_head.lock().unwrap().clone()
     }
 
-    fn content_length(&self) -> io::Result<Option<u64>> {
-        self.header("content-length")
-            .map(|value| {
-                value
-                    .trim()
-                    .parse()
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a bad Content-Length"))
-            })
-            .transpose()
+    /// Whatever the proxy could not relay faithfully; the test fails on any.
+    fn problems(&self) -> Vec<String> {
+        self.proxy.problems()
     }
-
-    /// The head to send on, without the hop-by-hop headers, plus `extra` lines.
-    fn forwarded(&self, extra: &[&str]) -> Vec<u8> {
-        use std::fmt::Write as _;
-
-        let mut out = format!("{}\r\n", self.start);
-        for (name, value) in &self.headers {
-            let hop_by_hop = ["connection", "keep-alive", "proxy-connection", "expect"]
-                .iter()
-                .any(|hop| name.eq_ignore_ascii_case(hop));
-            if !hop_by_hop {
-                let _ = write!(out, "{name}: {value}\r\n");
-            }
-        }
-        for line in extra {
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
-        out.push_str("\r\n");
-        out.into_bytes()
-    }
-}
-
-/// Reads one head; `None` when the peer closed cleanly before sending anything.
-fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Head>> {
-    let mut lines = Vec::new();
-    let mut size = 0;
-    loop {
-        let mut line = String::new();
-        let read = reader.read_line(&mut line)?;
-        if read == 0 {
-            if lines.is_empty() {
-                return Ok(None);
-            }
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the head ended early",
-            ));
-        }
-        size += read;
-        if size > MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "an overlong head",
-            ));
-        }
-        let line = line.trim_end_matches(['\r', '\n']).to_owned();
-        if line.is_empty() {
-            break;
-        }
-        lines.push(line);
-    }
-    let start = lines.remove(0);
-    let headers = lines
-        .into_iter()
-        .map(|line| {
-            line.split_once(':')
-                .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a header without ':'"))
-        })
-        .collect::<io::Result<_>>()?;
-    Ok(Some(Head { start, headers }))
-}
-
-/// Serves one client connection, request after request, until the client closes it.
-fn serve(client: TcpStream, upstream: SocketAddr, state: &ProxyState) -> io::Result<()> {
-    client.set_read_timeout(Some(IDLE))?;
-    client.set_write_timeout(Some(IDLE))?;
-    let mut reader = BufReader::new(client.try_clone()?);
-    let mut writer = client;
-    while !state.stop.load(Ordering::SeqCst) {
-        let Some(request) = read_head(&mut reader)? else {
-            return Ok(());
-        };
-        if request.header("transfer-encoding").is_some() {
-            state.problem(format!("a chunked request body: {}", request.start));
-            return Ok(());
-        }
-        let mut body = vec![0; usize::try_from(request.content_length()?.unwrap_or(0)).unwrap()];
-        reader.read_exact(&mut body)?;
-
-        let is_poll = request
-            .header("x-amz-target")
-            .is_some_and(|target| target.ends_with(".FilterLogEvents"));
-        let throttled = is_poll && state.throttling.load(Ordering::SeqCst);
-        if is_poll {
-            let mut polls = state.polls.lock().unwrap();
-            if polls.is_empty() {
-                let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
-                *state.first_poll_head.lock().unwrap() = Some(format!(
-                    "{}; header names: {}; x-amz-target: {}; content-type: {}",
-                    request.start,
-                    names.join(", "),
-                    request.header("x-amz-target").unwrap_or_default(),
-                    request.header("content-type").unwrap_or_default(),
-                ));
-            }
-            polls.push(Poll {
-                at: Instant::now(),
-                throttled,
-            });
-        }
-        let client_closes = request.has_token("connection", "close");
-        let keep_alive = if throttled {
-            refuse(&mut writer, state)?;
-            true
-        } else {
-            forward(&request, &body, upstream, &mut writer)?
-        };
-        writer.flush()?;
-        if client_closes || !keep_alive {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Answers as CloudWatch Logs does when an account's request rate is exceeded.
-fn refuse(writer: &mut impl Write, state: &ProxyState) -> io::Result<()> {
-    let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
-    let id = state.polls.lock().unwrap().len();
-    write!(
-        writer,
-        "HTTP/1.1 400 Bad Request\r\n\
-         content-type: application/x-amz-json-1.1\r\n\
-         content-length: {}\r\n\
-         x-amzn-requestid: throttled-{id}\r\n\
-         \r\n\
-         {body}",
-        body.len()
-    )
-}
-
-/// Sends one request upstream on a connection of its own and relays the response as it
-/// comes. Returns whether the client connection can carry another request.
-fn forward(
-    request: &Head,
-    body: &[u8],
-    upstream: SocketAddr,
-    client: &mut impl Write,
-) -> io::Result<bool> {
-    let connection = TcpStream::connect_timeout(&upstream, Duration::from_secs(10))?;
-    connection.set_read_timeout(Some(IDLE))?;
-    connection.set_write_timeout(Some(IDLE))?;
-    let mut sending = connection.try_clone()?;
-    sending.write_all(&request.forwarded(&["connection: close"]))?;
-    sending.write_all(body)?;
-    sending.flush()?;
-
-    let mut reader = BufReader::new(connection);
-    let response = read_head(&mut reader)?.ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "upstream closed without answering",
-        )
-    })?;
-    let status: u16 = response
-        .start
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a bad status line"))?;
-    if (100..200).contains(&status) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("an interim response upstream: {}", response.start),
-        ));
-    }
-    let no_body = request.start.starts_with("HEAD ") || status == 204 || status == 304;
-    let chunked = response.has_token("transfer-encoding", "chunked");
-    if no_body {
-        client.write_all(&response.forwarded(&[]))?;
-        return Ok(true);
-    }
-    if chunked {
-        // Chunked framing ends the body by itself; upstream closes after it.
-        client.write_all(&response.forwarded(&[]))?;
-        io::copy(&mut reader, client)?;
-        return Ok(true);
-    }
-    if let Some(length) = response.content_length()? {
-        client.write_all(&response.forwarded(&[]))?;
-        let copied = io::copy(&mut (&mut reader).take(length), client)?;
-        if copied != length {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "upstream closed inside the body",
-            ));
-        }
-        return Ok(true);
-    }
-    // The body ends where upstream closes, so the client connection must end there too.
-    client.write_all(&response.forwarded(&["connection: close"]))?;
-    io::copy(&mut reader, client)?;
-    Ok(false)
 }
 
 /// Lines read from a pipe, with when each arrived.
@@ -522,13 +288,7 @@ async fn before_throttling(
     );
     eprintln!(
         "first FilterLogEvents request: {}",
-        proxy
-            .state
-            .first_poll_head
-            .lock()
-            .unwrap()
-            .as_deref()
-            .unwrap_or("-")
+        proxy.first_poll_head().as_deref().unwrap_or("-")
     );
     let written = put_batch(client, "before").await;
     assert!(
@@ -704,7 +464,7 @@ async fn a_throttled_tail_backs_off_says_so_and_catches_up_without_exiting() {
     written.extend(put_batch(&client, "after").await);
     let caught_up = after_throttling(&proxy, &mut tail, &written).await;
     // Taken before the kill, which may cut a connection the proxy is serving.
-    let problems = proxy.state.problems.lock().unwrap().clone();
+    let problems = proxy.problems();
     tail.kill();
 
     let seen = tail.seen();

@@ -11,6 +11,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub mod proxy;
+pub mod tmux;
+
 /// The AWS chain's variables, removed from every child so a developer's real credentials or
 /// profile can never be used by a test.
 const AWS_VARIABLES: &[&str] = &[
