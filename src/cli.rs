@@ -567,8 +567,11 @@ async fn invoke(command_line: CommandLine, args: &InvokeArgs) -> anyhow::Result<
     }
     match report.failure() {
         Some(failure) => {
+            if !failure.stack_trace.is_empty() {
+                eprintln!("stack trace:");
+            }
             for frame in &failure.stack_trace {
-                eprintln!("  {}", sanitize_line(frame));
+                eprintln!("{}", sanitize_line(frame));
             }
             bail!(
                 "the function failed ({}): {}: {}",
@@ -614,8 +617,9 @@ fn write_event_line(out: &mut impl Write, event: &crate::model::LogEvent) -> std
     )
 }
 
-/// Polls until Ctrl-C, printing each event once (JSON lines with `--output json`). Throttling
-/// and other failures slow the poll down and say so on stderr; they never end the tail.
+/// Follows until Ctrl-C (live tail where offered, else polling), printing each event once (JSON
+/// lines with `--output json`). Throttling and other failures slow the poll down and say so on
+/// stderr, as do the follower's notes; they never end the tail.
 async fn follow_logs(
     resolved: &Resolved,
     since: chrono::DateTime<chrono::Utc>,
@@ -657,6 +661,10 @@ async fn follow_logs(
                 "{what}, retrying in {seconds:.1} s: {}",
                 sanitize_line(&reason)
             );
+            ControlFlow::Continue(())
+        }
+        TailUpdate::Note(note) => {
+            eprintln!("{}", sanitize_line(&note));
             ControlFlow::Continue(())
         }
     };
