@@ -104,6 +104,9 @@ pub enum Action {
     },
     #[serde(skip)]
     TailEvents(Vec<LogEvent>),
+    /// The follower's note: live tail refused or ended, reconnected, output sampled.
+    #[serde(skip)]
+    TailNote(String),
     #[serde(skip)]
     TailWaiting {
         throttled: bool,
@@ -451,7 +454,8 @@ impl App {
             | Action::TailEvents(_)
             | Action::Search
             | Action::FilterPattern
-            | Action::TailWaiting { .. } => self.live_action(action),
+            | Action::TailWaiting { .. }
+            | Action::TailNote(_) => self.live_action(action),
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
             Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
             Action::Enter => {}
@@ -617,7 +621,7 @@ impl App {
                 }
             }
             Action::TailEvents(events) => {
-                self.live.waiting = None;
+                self.live.live_again();
                 self.live.buffer.extend(events);
                 if self.live.following {
                     self.live_cursor.apply(&Action::Bottom, self.live.len());
@@ -633,6 +637,7 @@ impl App {
                 let seconds = retry_in_ms as f64 / 1000.0;
                 self.live.waiting = Some(format!("{what}, retrying in {seconds:.1} s: {reason}"));
             }
+            Action::TailNote(note) => self.live.show_note(note),
             _ => {}
         }
     }

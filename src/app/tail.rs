@@ -1,15 +1,43 @@
-//! Following a log group by polling `FilterLogEvents`. Each poll starts a little before the
-//! newest event already seen, so events ingested late and the rest of a same-millisecond burst
-//! are fetched again; the event id then keeps every event to exactly one appearance.
+//! Following a log group. Where the endpoint offers it, a CloudWatch Logs live-tail session
+//! (`StartLiveTail`) pushes new events about once a second; where it does not, and around
+//! sessions, `FilterLogEvents` is polled every second.
+//!
+//! Each poll starts a little before the newest event already seen, so events ingested late and
+//! the rest of a same-millisecond burst are fetched again; the cursor then keeps every event to
+//! exactly one appearance. Live-tail events carry no event id, so while live tail may be used
+//! the cursor tells events apart by stream, timestamp and message, which a session and a poll
+//! share.
+//!
+//! A refused live tail (`LimitExceededException`, `AccessDeniedException`, an endpoint without
+//! the operation) falls back to polling and is asked for again after [`LIVE_TAIL_RETRY`]. When
+//! a session ends (its three-hour timeout, a connection gone quiet, a sampled burst, or the
+//! sandbox's stand-in, whose session is one snapshot that ends at once) the follower polls
+//! straight away, which fills the gap, keeps polling, and reconnects with backoff; each new
+//! session starts with one more poll for the moments before it, then says "reconnected, N
+//! backfilled". `LAMBDACTL_LIVE_TAIL=off` keeps to polling.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::ControlFlow;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::aws::{AwsClients, AwsError, LiveTailMessage, LiveTailSession, LiveTailUnavailable};
 use crate::model::LogEvent;
 
 /// How far before the newest seen event each poll starts, by default.
 pub const DEFAULT_OVERLAP: Duration = Duration::seconds(60);
+
+/// How the cursor tells one event from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// The event id, which only `FilterLogEvents` gives: enough for pure polling.
+    EventId,
+    /// Stream, timestamp (to the millisecond) and message: what a live-tail event and the same
+    /// event fetched by a poll have in common. The consequence: identical lines written to the
+    /// same stream in the same millisecond are one event to the cursor, and show once.
+    Content,
+}
 
 /// What has been seen, and where the next poll starts.
 #[derive(Debug, Clone)]
@@ -17,59 +45,77 @@ pub struct TailCursor {
     start: DateTime<Utc>,
     overlap: Duration,
     newest: Option<DateTime<Utc>>,
-    /// Ids of the events inside the overlap window, with their times, for pruning.
+    identity: Identity,
+    /// Identities of the events inside the overlap window, with their times, for pruning.
     seen: HashMap<String, DateTime<Utc>>,
 }
 
 impl TailCursor {
+    /// A cursor that tells events apart by their ids, for pure polling.
     pub fn new(since: DateTime<Utc>, overlap: Duration) -> Self {
+        Self::with_identity(since, overlap, Identity::EventId)
+    }
+
+    pub fn with_identity(since: DateTime<Utc>, overlap: Duration, identity: Identity) -> Self {
         Self {
             start: since,
             overlap,
             newest: None,
+            identity,
             seen: HashMap::new(),
         }
     }
 
     /// Where the next poll starts: the overlap before the newest event, never before `since`.
+    /// A backfill after a live-tail session starts here too, so it covers the session's last
+    /// moments as well as the gap.
     pub fn next_start(&self) -> DateTime<Utc> {
         self.newest
             .map_or(self.start, |newest| (newest - self.overlap).max(self.start))
     }
 
-    /// Keeps the events not seen before, in time order, and remembers them.
+    /// Keeps the events not seen before, in time order, and remembers them. Events older than
+    /// [`next_start`](Self::next_start) are dropped: a poll never fetches them, and a live-tail
+    /// session could bring one again after the cursor forgot it (the sandbox's stand-in sends
+    /// the group's oldest events with every session). So a live-tail event stamped more than
+    /// the overlap before the newest one seen is not shown, as polling would not show it.
     pub fn accept(&mut self, events: Vec<LogEvent>) -> Vec<LogEvent> {
+        let horizon = self.next_start().timestamp_millis();
+        let identity = self.identity;
         let mut fresh: Vec<LogEvent> = events
             .into_iter()
-            .filter(|event| !self.seen.contains_key(&identity(event)))
+            .filter(|event| event.timestamp.timestamp_millis() >= horizon)
+            .filter(|event| !self.seen.contains_key(&identify(identity, event)))
             .collect();
         fresh.sort_by(|a, b| {
             a.timestamp
                 .cmp(&b.timestamp)
-                .then_with(|| identity(a).cmp(&identity(b)))
+                .then_with(|| identify(identity, a).cmp(&identify(identity, b)))
         });
-        fresh.dedup_by(|a, b| identity(a) == identity(b));
+        fresh.dedup_by(|a, b| identify(identity, a) == identify(identity, b));
         for event in &fresh {
-            self.seen.insert(identity(event), event.timestamp);
+            self.seen.insert(identify(identity, event), event.timestamp);
             self.newest = self.newest.max(Some(event.timestamp));
         }
-        // Ids older than any future poll can return are no longer needed.
+        // Identities older than any future poll can return are no longer needed.
         let horizon = self.next_start();
         self.seen.retain(|_, at| *at >= horizon);
         fresh
     }
 }
 
-/// The event id, or, for a source without ids, what makes an event itself.
-fn identity(event: &LogEvent) -> String {
-    event.event_id.clone().unwrap_or_else(|| {
-        format!(
+/// The event's identity: its id when told apart by ids and it has one, else what makes an
+/// event itself.
+fn identify(identity: Identity, event: &LogEvent) -> String {
+    match (identity, &event.event_id) {
+        (Identity::EventId, Some(id)) => id.clone(),
+        _ => format!(
             "{}\0{}\0{}",
             event.stream,
             event.timestamp.timestamp_millis(),
             event.message
-        )
-    })
+        ),
+    }
 }
 
 /// A bounded, time-ordered buffer of followed events: late events are put in their place, and
@@ -110,8 +156,12 @@ impl TailBuffer {
 #[derive(Debug, Clone)]
 pub struct LiveTail {
     pub buffer: TailBuffer,
-    /// Why the tail is not live right now, e.g. "throttled, retrying in 2.1 s".
+    /// What the title says about the follower: why the tail is not live right now, e.g.
+    /// "throttled, retrying in 2.1 s", or else its latest note.
     pub waiting: Option<String>,
+    /// The follower's latest note, e.g. "reconnected, 3 backfilled", shown again once a
+    /// failure clears.
+    pub note: Option<String>,
     /// Whether the view keeps to the newest event.
     pub following: bool,
     /// A local search, matched case-insensitively against messages.
@@ -129,6 +179,7 @@ impl LiveTail {
         Self {
             buffer: TailBuffer::new(capacity),
             waiting: None,
+            note: None,
             search: None,
             filter: None,
             wrap: false,
@@ -139,6 +190,18 @@ impl LiveTail {
 
     pub fn len(&self) -> usize {
         self.buffer.events().len()
+    }
+
+    /// The follower noted something, e.g. "live tail refused (LimitExceededException);
+    /// polling": the title shows it until the next note or failure.
+    pub fn show_note(&mut self, note: String) {
+        self.waiting = Some(note.clone());
+        self.note = Some(note);
+    }
+
+    /// Events (maybe none) arrived: the tail is live, and the title goes back to the note.
+    pub fn live_again(&mut self) {
+        self.waiting.clone_from(&self.note);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -169,6 +232,27 @@ pub const DEFAULT_BUFFER_LINES: usize = 100_000;
 /// How often a healthy tail polls.
 pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long the follower polls after the endpoint refused live tail before asking again.
+pub const LIVE_TAIL_RETRY: std::time::Duration = std::time::Duration::from_mins(5);
+
+/// The first wait before reconnecting after a session ended; it doubles while sessions stay
+/// short, up to [`RECONNECT_MAX`], so a stand-in whose sessions end at once is not hammered.
+pub const RECONNECT_MIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// The longest wait before reconnecting.
+pub const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// A session that lasted this long ended for a reason of its own (the three-hour timeout, a
+/// dropped connection): the next reconnection waits [`RECONNECT_MIN`] again.
+pub const STABLE_SESSION: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// The service sends an update every second, empty when nothing was ingested; a session this
+/// quiet has lost its connection.
+pub const SESSION_SILENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The environment variable that keeps the follower to polling when set to `off` (or `0`,
+/// `false`, `no`), e.g. behind a proxy that mangles event streams.
+pub const LIVE_TAIL_VARIABLE: &str = "LAMBDACTL_LIVE_TAIL";
+
 /// What a follower reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TailUpdate {
@@ -181,66 +265,333 @@ pub enum TailUpdate {
         retry_in: std::time::Duration,
         reason: String,
     },
+    /// A change in how the tail runs, worth a line: live tail refused or ended, reconnected,
+    /// output sampled.
+    Note(String),
 }
 
-/// Polls the log group, reporting each change through `emit`, until `emit` says to stop or the
-/// caller drops the future. Failures slow the polling with jittered exponential backoff and
-/// never end it.
+/// Whether the value of [`LIVE_TAIL_VARIABLE`] lets the follower use live tail.
+pub fn live_tail_wanted(value: Option<&str>) -> bool {
+    value.is_none_or(|value| {
+        !["off", "0", "false", "no"]
+            .iter()
+            .any(|off| value.trim().eq_ignore_ascii_case(off))
+    })
+}
+
+/// When the follower opens its next live-tail session.
+#[derive(Debug, Clone)]
+pub struct LivePlan {
+    /// `None` when live tail is switched off.
+    next_try: Option<Instant>,
+    /// The wait before the next reconnection if the current session ends soon.
+    reconnect_delay: std::time::Duration,
+}
+
+impl LivePlan {
+    pub fn new(enabled: bool, now: Instant) -> Self {
+        Self {
+            next_try: enabled.then_some(now),
+            reconnect_delay: RECONNECT_MIN,
+        }
+    }
+
+    /// Whether to open a session now. Never while polls fail: a session must start with a
+    /// backfill poll, or the events between the last poll and the session would be missing
+    /// (or shown out of order later), so it waits until polling works again.
+    pub fn is_due(&self, now: Instant, polls_failing: bool) -> bool {
+        !polls_failing && self.next_try.is_some_and(|at| now >= at)
+    }
+
+    /// The endpoint refused live tail: poll, and ask again after [`LIVE_TAIL_RETRY`].
+    pub fn refused(&mut self, now: Instant) {
+        self.next_try = Some(now + LIVE_TAIL_RETRY);
+    }
+
+    /// A session ended after `lasted` (zero when it never started): the wait before the next,
+    /// which doubles while sessions stay short and starts over after one that lasted.
+    pub fn ended(&mut self, now: Instant, lasted: std::time::Duration) -> std::time::Duration {
+        let delay = if lasted >= STABLE_SESSION {
+            RECONNECT_MIN
+        } else {
+            self.reconnect_delay
+        };
+        self.reconnect_delay = (delay * 2).min(RECONNECT_MAX);
+        if self.next_try.is_some() {
+            self.next_try = Some(now + delay);
+        }
+        delay
+    }
+}
+
+/// Why a live-tail session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The service closed the stream without an error.
+    Closed,
+    /// The stream carried an error, e.g. `SessionTimeoutException` after three hours, or the
+    /// connection failed.
+    Failed(String),
+    /// No update came for [`SESSION_SILENCE`].
+    Silent,
+    /// The service sampled a burst down: polling shows every event of it.
+    Sampled,
+    /// The session could not be opened: the request did not get through.
+    Unreachable(String),
+}
+
+impl SessionEnd {
+    /// The note that says so, with when the follower reconnects.
+    pub fn note(&self, reconnect_in: std::time::Duration) -> String {
+        let seconds = reconnect_in.as_secs();
+        match self {
+            Self::Sampled => format!(
+                "live tail sampled the output (over 500 events a second); polling to show \
+                 every event, reconnecting in {seconds} s"
+            ),
+            Self::Unreachable(reason) => format!(
+                "live tail could not connect ({reason}); polling, reconnecting in {seconds} s"
+            ),
+            Self::Closed | Self::Failed(_) | Self::Silent => {
+                let reason = match self {
+                    Self::Failed(reason) => reason.clone(),
+                    Self::Silent => format!("no update for {} s", SESSION_SILENCE.as_secs()),
+                    _ => "the stream closed".to_owned(),
+                };
+                format!("live tail ended ({reason}); polling, reconnecting in {seconds} s")
+            }
+        }
+    }
+}
+
+/// What one message of a session (`None` when none came in time) means: events to show, or
+/// the end of the session. A sampled update ends it, and its events are left to the poll that
+/// follows, which fetches the whole burst in order.
+pub fn session_step(
+    received: Option<Result<Option<LiveTailMessage>, AwsError>>,
+) -> ControlFlow<SessionEnd, Vec<LogEvent>> {
+    match received {
+        None => ControlFlow::Break(SessionEnd::Silent),
+        Some(Ok(None)) => ControlFlow::Break(SessionEnd::Closed),
+        Some(Err(error)) => {
+            ControlFlow::Break(SessionEnd::Failed(error.code.unwrap_or(error.message)))
+        }
+        Some(Ok(Some(LiveTailMessage::Started))) => ControlFlow::Continue(Vec::new()),
+        Some(Ok(Some(LiveTailMessage::Update { sampled: true, .. }))) => {
+            ControlFlow::Break(SessionEnd::Sampled)
+        }
+        Some(Ok(Some(LiveTailMessage::Update { events, .. }))) => ControlFlow::Continue(events),
+    }
+}
+
+/// The note for an endpoint that answered `StartLiveTail` (or the ARN look-up) with an error.
+pub fn refused_note(error: &AwsError) -> String {
+    let minutes = LIVE_TAIL_RETRY.as_secs() / 60;
+    match &error.code {
+        Some(code) => {
+            format!("live tail refused ({code}); polling, trying it again in {minutes} min")
+        }
+        None => format!(
+            "live tail unavailable ({}); polling, trying it again in {minutes} min",
+            error.message
+        ),
+    }
+}
+
+/// The note for a new session after an earlier one ended: how many events polling brought in
+/// between, the new session's own backfill included.
+pub fn reconnected_note(backfilled: usize) -> String {
+    format!("reconnected, {backfilled} backfilled")
+}
+
+/// Follows the log group, reporting each change through `emit`, until `emit` says to stop or
+/// the caller drops the future. Failures slow the polling with jittered exponential backoff
+/// and never end it. A live-tail session belongs to the future: dropping the future (Ctrl-C in
+/// the CLI, an aborted task in the console) drops the session and closes its connection.
 pub async fn follow(
-    clients: &crate::aws::AwsClients,
+    clients: &AwsClients,
     log_group: &str,
     filter_pattern: Option<String>,
     since: DateTime<Utc>,
-    mut emit: impl FnMut(TailUpdate) -> std::ops::ControlFlow<()>,
+    emit: impl FnMut(TailUpdate) -> ControlFlow<()>,
 ) {
+    let live = live_tail_wanted(std::env::var(LIVE_TAIL_VARIABLE).ok().as_deref());
+    let identity = if live {
+        Identity::Content
+    } else {
+        Identity::EventId
+    };
+    let mut follower = Follower {
+        clients,
+        log_group,
+        filter_pattern,
+        cursor: TailCursor::with_identity(since, DEFAULT_OVERLAP, identity),
+        plan: LivePlan::new(live, Instant::now()),
+        delays: poll_backoff(),
+        failing: false,
+        gap: None,
+        emit,
+    };
+    follower.run().await;
+}
+
+/// The waits between failed polls.
+fn poll_backoff() -> backon::ExponentialBackoff {
     use backon::BackoffBuilder;
 
-    let backoff = || {
-        backon::ExponentialBuilder::default()
-            .with_min_delay(std::time::Duration::from_secs(1))
-            // backon adds up to the same again as jitter, so waits stay under 30 s.
-            .with_max_delay(std::time::Duration::from_secs(15))
-            .with_jitter()
-            .without_max_times()
-            .build()
-    };
-    let mut cursor = TailCursor::new(since, DEFAULT_OVERLAP);
-    let mut delays = backoff();
-    let mut failing = false;
-    loop {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_secs(1))
+        // backon adds up to the same again as jitter, so waits stay under 30 s.
+        .with_max_delay(std::time::Duration::from_secs(15))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// The follower's state between steps. Each step is a poll or a whole live-tail session and
+/// says how long to pause before the next, or to stop.
+struct Follower<'a, F> {
+    clients: &'a AwsClients,
+    log_group: &'a str,
+    filter_pattern: Option<String>,
+    cursor: TailCursor,
+    plan: LivePlan,
+    delays: backon::ExponentialBackoff,
+    /// Whether the last poll failed.
+    failing: bool,
+    /// Since a session ended: how many events polling has brought in.
+    gap: Option<usize>,
+    emit: F,
+}
+
+impl<F: FnMut(TailUpdate) -> ControlFlow<()>> Follower<'_, F> {
+    async fn run(&mut self) {
+        loop {
+            let step = if self.plan.is_due(Instant::now(), self.failing) {
+                self.live().await
+            } else {
+                self.poll().await
+            };
+            match step {
+                ControlFlow::Continue(pause) => tokio::time::sleep(pause).await,
+                ControlFlow::Break(()) => return,
+            }
+        }
+    }
+
+    /// Polls once from the cursor's start; the new events, not yet shown.
+    async fn fetch(&mut self) -> Result<Vec<LogEvent>, AwsError> {
         let query = crate::aws::EventQuery {
-            since: Some(cursor.next_start()),
-            filter_pattern: filter_pattern.clone(),
+            since: Some(self.cursor.next_start()),
+            filter_pattern: self.filter_pattern.clone(),
             limit: None,
             polling: true,
         };
-        let pause = match clients.filter_events(log_group, &query).await {
-            Ok(events) => {
-                let fresh = cursor.accept(events);
+        let events = self.clients.filter_events(self.log_group, &query).await?;
+        Ok(self.cursor.accept(events))
+    }
+
+    async fn poll(&mut self) -> ControlFlow<(), std::time::Duration> {
+        match self.fetch().await {
+            Ok(fresh) => {
+                if let Some(gap) = &mut self.gap {
+                    *gap += fresh.len();
+                }
                 // After a failure even an empty answer is news: the tail is live again.
-                if (!fresh.is_empty() || failing) && emit(TailUpdate::Events(fresh)).is_break() {
-                    return;
+                if !fresh.is_empty() || self.failing {
+                    (self.emit)(TailUpdate::Events(fresh))?;
                 }
-                failing = false;
-                delays = backoff();
-                POLL_INTERVAL
+                self.failing = false;
+                self.delays = poll_backoff();
+                ControlFlow::Continue(POLL_INTERVAL)
             }
+            Err(error) => self.failed(&error),
+        }
+    }
+
+    /// Says that a poll failed, and waits longer each time until one succeeds.
+    fn failed(&mut self, error: &AwsError) -> ControlFlow<(), std::time::Duration> {
+        let retry_in = self
+            .delays
+            .next()
+            .unwrap_or(std::time::Duration::from_secs(30));
+        self.failing = true;
+        (self.emit)(TailUpdate::Waiting {
+            throttled: error.is_throttling(),
+            retry_in,
+            reason: error.to_string(),
+        })?;
+        ControlFlow::Continue(retry_in)
+    }
+
+    /// Opens a session, polls once for what came before it, then shows its events until it
+    /// ends. The poll that follows at once fills the gap the end left.
+    async fn live(&mut self) -> ControlFlow<(), std::time::Duration> {
+        let started = self
+            .clients
+            .start_live_tail(self.log_group, self.filter_pattern.as_deref())
+            .await;
+        let mut session = match started {
+            Ok(session) => session,
+            Err(unavailable) => return self.unavailable(unavailable),
+        };
+        let backfilled = match self.fetch().await {
+            Ok(fresh) => fresh,
             Err(error) => {
-                let retry_in = delays.next().unwrap_or(std::time::Duration::from_secs(30));
-                let throttled = error.is_throttling();
-                failing = true;
-                let waiting = TailUpdate::Waiting {
-                    throttled,
-                    retry_in,
-                    reason: error.to_string(),
-                };
-                if emit(waiting).is_break() {
-                    return;
-                }
-                retry_in
+                drop(session);
+                self.plan.ended(Instant::now(), std::time::Duration::ZERO);
+                return self.failed(&error);
             }
         };
-        tokio::time::sleep(pause).await;
+        let note = match self.gap.take() {
+            Some(gap) => reconnected_note(gap + backfilled.len()),
+            None => "live tail connected".to_owned(),
+        };
+        if !backfilled.is_empty() {
+            (self.emit)(TailUpdate::Events(backfilled))?;
+        }
+        (self.emit)(TailUpdate::Note(note))?;
+        let opened = Instant::now();
+        let end = self.show_session(&mut session).await?;
+        drop(session);
+        let reconnect_in = self.plan.ended(Instant::now(), opened.elapsed());
+        self.gap = Some(0);
+        (self.emit)(TailUpdate::Note(end.note(reconnect_in)))?;
+        ControlFlow::Continue(std::time::Duration::ZERO)
+    }
+
+    /// Shows a session's events until it ends; `Break` when `emit` says to stop.
+    async fn show_session(&mut self, session: &mut LiveTailSession) -> ControlFlow<(), SessionEnd> {
+        loop {
+            let received = tokio::time::timeout(SESSION_SILENCE, session.next()).await;
+            match session_step(received.ok()) {
+                ControlFlow::Continue(events) => {
+                    let fresh = self.cursor.accept(events);
+                    if !fresh.is_empty() {
+                        (self.emit)(TailUpdate::Events(fresh))?;
+                    }
+                }
+                ControlFlow::Break(end) => return ControlFlow::Continue(end),
+            }
+        }
+    }
+
+    /// No session: a refusal means polling for [`LIVE_TAIL_RETRY`]; a request that did not get
+    /// through is retried like a session that ended at once.
+    fn unavailable(
+        &mut self,
+        unavailable: LiveTailUnavailable,
+    ) -> ControlFlow<(), std::time::Duration> {
+        let now = Instant::now();
+        let note = if unavailable.answered {
+            self.plan.refused(now);
+            refused_note(&unavailable.error)
+        } else {
+            let reconnect_in = self.plan.ended(now, std::time::Duration::ZERO);
+            SessionEnd::Unreachable(unavailable.error.message).note(reconnect_in)
+        };
+        (self.emit)(TailUpdate::Note(note))?;
+        ControlFlow::Continue(std::time::Duration::ZERO)
     }
 }
 
@@ -307,5 +658,222 @@ mod tests {
         buffer.extend([event(4, 40)]);
         assert_eq!(buffer.events().len(), 3);
         assert_eq!(buffer.events()[0].message, "event 2", "the oldest fell out");
+    }
+
+    /// The same event as live tail delivers it: no event id.
+    fn live(event: &LogEvent) -> LogEvent {
+        LogEvent {
+            event_id: None,
+            ..event.clone()
+        }
+    }
+
+    fn messages(events: &[LogEvent]) -> Vec<&str> {
+        events.iter().map(|event| event.message.as_str()).collect()
+    }
+
+    #[test]
+    fn a_session_and_an_overlapping_backfill_show_each_event_once() {
+        let mut cursor =
+            TailCursor::with_identity(since(), Duration::seconds(60), Identity::Content);
+        // A session shows events 1 to 3, then ends; the backfill poll (with event ids) fetches
+        // 1 to 5 from the overlap before the newest.
+        let session = cursor.accept(
+            [1, 2, 3]
+                .map(|id| live(&event(id, i64::from(id) * 100)))
+                .to_vec(),
+        );
+        assert_eq!(messages(&session), ["event 1", "event 2", "event 3"]);
+        let backfill = cursor.accept((1..=5).map(|id| event(id, i64::from(id) * 100)).collect());
+        assert_eq!(messages(&backfill), ["event 4", "event 5"]);
+        // The next session repeats 5 (as the sandbox's snapshot does) and brings 6.
+        let next = cursor.accept(
+            [5, 6]
+                .map(|id| live(&event(id, i64::from(id) * 100)))
+                .to_vec(),
+        );
+        assert_eq!(messages(&next), ["event 6"]);
+    }
+
+    #[test]
+    fn identical_lines_in_one_millisecond_collapse_by_content_but_not_by_id() {
+        let twin = |id: u32| LogEvent {
+            message: "same line".into(),
+            ..event(id, 500)
+        };
+        let mut by_content =
+            TailCursor::with_identity(since(), Duration::seconds(60), Identity::Content);
+        assert_eq!(by_content.accept(vec![twin(1), twin(2)]).len(), 1);
+        let mut by_id = TailCursor::new(since(), Duration::seconds(60));
+        assert_eq!(by_id.accept(vec![twin(1), twin(2)]).len(), 2);
+    }
+
+    #[test]
+    fn the_backfill_starts_the_overlap_before_the_newest_live_event() {
+        let mut cursor =
+            TailCursor::with_identity(since(), Duration::seconds(30), Identity::Content);
+        cursor.accept(vec![live(&event(1, 20_000))]);
+        assert_eq!(cursor.next_start(), since(), "never before since");
+        cursor.accept(vec![live(&event(2, 90_000))]);
+        assert_eq!(cursor.next_start(), since() + Duration::seconds(60));
+    }
+
+    #[test]
+    fn events_older_than_the_window_are_not_shown_again_after_being_forgotten() {
+        let mut cursor =
+            TailCursor::with_identity(since(), Duration::seconds(10), Identity::Content);
+        cursor.accept(vec![live(&event(1, 1_000))]);
+        cursor.accept(vec![live(&event(2, 60_000))]);
+        // The sandbox's next snapshot starts with the group's oldest events again.
+        let replay = cursor.accept(vec![live(&event(1, 1_000)), live(&event(3, 61_000))]);
+        assert_eq!(messages(&replay), ["event 3"]);
+        let before_since = LogEvent {
+            timestamp: since() - Duration::seconds(1),
+            ..live(&event(9, 0))
+        };
+        let mut fresh =
+            TailCursor::with_identity(since(), Duration::seconds(10), Identity::Content);
+        assert!(
+            fresh.accept(vec![before_since]).is_empty(),
+            "nothing before since"
+        );
+    }
+
+    fn aws_error(code: Option<&str>, message: &str) -> AwsError {
+        AwsError {
+            doing: "live tail of /aws/lambda/f".into(),
+            code: code.map(str::to_owned),
+            message: message.into(),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_falls_back_to_polling_and_live_tail_is_tried_again_later() {
+        let now = Instant::now();
+        let mut plan = LivePlan::new(true, now);
+        assert!(plan.is_due(now, false), "live tail is tried first");
+        plan.refused(now);
+        assert!(!plan.is_due(now + std::time::Duration::from_mins(1), false));
+        assert!(plan.is_due(now + LIVE_TAIL_RETRY, false));
+        let note = refused_note(&aws_error(
+            Some("LimitExceededException"),
+            "too many sessions",
+        ));
+        assert_eq!(
+            note,
+            "live tail refused (LimitExceededException); polling, trying it again in 5 min"
+        );
+        let note = refused_note(&aws_error(None, "HTTP 500 without an error code"));
+        assert!(
+            note.starts_with("live tail unavailable (HTTP 500"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn live_tail_waits_for_polling_to_work_before_it_reconnects() {
+        let now = Instant::now();
+        let plan = LivePlan::new(true, now);
+        assert!(
+            !plan.is_due(now, true),
+            "a session needs a backfill poll that works"
+        );
+        let off = LivePlan::new(false, now);
+        assert!(!off.is_due(now + LIVE_TAIL_RETRY * 10, false));
+    }
+
+    #[test]
+    fn reconnections_back_off_while_sessions_stay_short_and_start_over_after_a_long_one() {
+        let now = Instant::now();
+        let mut plan = LivePlan::new(true, now);
+        let short = std::time::Duration::from_millis(50);
+        let delays: Vec<u64> = (0..8).map(|_| plan.ended(now, short).as_secs()).collect();
+        assert_eq!(delays, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert!(!plan.is_due(now + std::time::Duration::from_secs(59), false));
+        assert!(plan.is_due(now + RECONNECT_MAX, false));
+        // The three-hour timeout: reconnect soon.
+        assert_eq!(
+            plan.ended(now, std::time::Duration::from_hours(3)),
+            RECONNECT_MIN
+        );
+        assert_eq!(plan.ended(now, short), RECONNECT_MIN * 2);
+    }
+
+    #[test]
+    fn a_session_ends_when_it_closes_fails_goes_quiet_or_is_sampled() {
+        let update = |sampled| {
+            Some(Ok(Some(LiveTailMessage::Update {
+                events: vec![live(&event(1, 1))],
+                sampled,
+            })))
+        };
+        assert_eq!(
+            session_step(update(false)),
+            ControlFlow::Continue(vec![live(&event(1, 1))])
+        );
+        assert_eq!(
+            session_step(update(true)),
+            ControlFlow::Break(SessionEnd::Sampled)
+        );
+        assert_eq!(
+            session_step(Some(Ok(Some(LiveTailMessage::Started)))),
+            ControlFlow::Continue(vec![])
+        );
+        assert_eq!(
+            session_step(Some(Ok(None))),
+            ControlFlow::Break(SessionEnd::Closed)
+        );
+        assert_eq!(session_step(None), ControlFlow::Break(SessionEnd::Silent));
+        let timeout = aws_error(Some("SessionTimeoutException"), "three hours");
+        assert_eq!(
+            session_step(Some(Err(timeout))),
+            ControlFlow::Break(SessionEnd::Failed("SessionTimeoutException".into()))
+        );
+    }
+
+    #[test]
+    fn the_notes_say_what_happened_and_what_comes_next() {
+        let in_four = std::time::Duration::from_secs(4);
+        assert_eq!(
+            SessionEnd::Sampled.note(in_four),
+            "live tail sampled the output (over 500 events a second); polling to show every \
+             event, reconnecting in 4 s"
+        );
+        assert_eq!(
+            SessionEnd::Failed("SessionTimeoutException".into()).note(in_four),
+            "live tail ended (SessionTimeoutException); polling, reconnecting in 4 s"
+        );
+        assert_eq!(
+            SessionEnd::Closed.note(in_four),
+            "live tail ended (the stream closed); polling, reconnecting in 4 s"
+        );
+        assert_eq!(
+            SessionEnd::Silent.note(in_four),
+            "live tail ended (no update for 20 s); polling, reconnecting in 4 s"
+        );
+        assert_eq!(reconnected_note(3), "reconnected, 3 backfilled");
+    }
+
+    #[test]
+    fn the_variable_switches_live_tail_off() {
+        assert!(live_tail_wanted(None));
+        assert!(live_tail_wanted(Some("on")));
+        for off in ["off", "OFF", "0", "false", "no", " off "] {
+            assert!(!live_tail_wanted(Some(off)), "{off}");
+        }
+    }
+
+    #[test]
+    fn the_title_shows_a_failure_then_the_latest_note_again() {
+        let mut tail = LiveTail::new(10);
+        tail.show_note("reconnected, 2 backfilled".into());
+        assert_eq!(tail.waiting.as_deref(), Some("reconnected, 2 backfilled"));
+        tail.waiting = Some("throttled, retrying in 1.0 s".into());
+        tail.live_again();
+        assert_eq!(tail.waiting.as_deref(), Some("reconnected, 2 backfilled"));
+        let mut quiet = LiveTail::new(10);
+        quiet.live_again();
+        assert_eq!(quiet.waiting, None);
     }
 }

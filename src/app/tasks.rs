@@ -191,6 +191,7 @@ async fn perform(
                         retry_in_ms: retry_in.as_millis(),
                         reason,
                     },
+                    TailUpdate::Note(note) => Action::TailNote(note),
                 };
                 // Nobody listens once the console has closed: then the tail stops.
                 match actions.send(action) {

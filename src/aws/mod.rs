@@ -15,7 +15,7 @@ use aws_sdk_lambda::operation::RequestId;
 
 pub use ecr::{ImageId, decode_token};
 pub use lambda::InvokeOutcome;
-pub use logs::EventQuery;
+pub use logs::{EventQuery, LiveTailMessage, LiveTailSession, LiveTailUnavailable};
 pub use s3::DIGEST_KEY;
 
 /// An AWS call that failed, with enough to act on: what lambdactl was doing, and the service's

@@ -142,12 +142,13 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
 
 /// The footer: the keys of the focused pane, as the keymap binds them.
 fn key_hints(app: &App, keymap: &Keymap) -> String {
+    use crate::app::Action;
+
     if app.invoke.is_some() && app.deploy.is_none() {
         // The payload editor takes every other key, so only its own keys are worth naming.
         return "Ctrl-S send  Ctrl-E send async  Ctrl-P saved  Ctrl-R earlier  Ctrl-L its logs  Esc close"
             .to_owned();
     }
-    use crate::app::Action;
 
     let key = |action: Action| keymap.key_for(&action).unwrap_or_else(|| "-".to_owned());
     let mut hints = vec![
