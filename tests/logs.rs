@@ -1,6 +1,6 @@
 //! `logs --follow` against a real sandbox: while it runs, events are written through the SDK (a
-//! burst in one millisecond, a steady stream, and late events older than ones already shown);
-//! each must appear exactly once, promptly.
+//! burst in one millisecond, a steady stream, and late events older than ones already shown, 20,000
+//! in all); each must appear exactly once, promptly.
 
 mod common;
 
@@ -103,15 +103,15 @@ async fn following_shows_every_event_exactly_once_and_promptly() {
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let steady: Vec<_> = (0..1000)
-        .map(|n| (now + 10 + n, format!("steady {n:04}")))
+    // The rest of the 20,000: a steady stream, written in batches PutLogEvents accepts.
+    let steady: Vec<_> = (0..19_495)
+        .map(|n| (now + 10 + n / 20, format!("steady {n:05}")))
         .collect();
-    put(&client, "tail-test", steady.clone()).await;
-    written.extend(
-        steady
-            .into_iter()
-            .map(|(_, message)| (message, Instant::now())),
-    );
+    for batch in steady.chunks(6_500) {
+        put(&client, "tail-test", batch.to_vec()).await;
+        let at = Instant::now();
+        written.extend(batch.iter().map(|(_, message)| (message.clone(), at)));
+    }
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // Ingested now, but stamped before events already shown.
