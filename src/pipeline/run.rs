@@ -798,8 +798,11 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// Turns the engine's push lines into overall progress. The engine's API does not say which
-/// layer a line belongs to, so the count of finished layers is what can be shown truthfully.
+/// Turns the engine's push lines into overall progress: finished layers of all, and the bytes of
+/// the upload under way.
+// TODO: The engine sends each layer's id with its progress lines, but bollard's `PushImageInfo`
+// drops that field, so one gauge per layer cannot be drawn truthfully; it needs the field
+// upstream or a raw read of the push stream.
 #[derive(Debug, Default)]
 struct PushLayers {
     total: u64,
