@@ -6,19 +6,14 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_cloudwatchlogs::Client;
+use common::logs::{self, Follower, eventually, sandbox_with_stream};
 use common::proxy::{Action, Proxy, Request, Response};
-use common::{TestSandbox, binary};
-use serde_json::Value;
 
-const LOG_GROUP: &str = "/aws/lambda/python-lambda";
 const STREAM: &str = "throttle-test";
 const THROTTLED: &str = "throttled, retrying in ";
 
@@ -112,174 +107,28 @@ impl ThrottlingProxy {
     }
 }
 
-/// Lines read from a pipe, with when each arrived.
-type Lines<T> = Arc<Mutex<Vec<(Instant, T)>>>;
-
-fn collect_lines<T: Send + 'static>(
-    pipe: impl Read + Send + 'static,
-    parse: impl Fn(String) -> T + Send + 'static,
-) -> Lines<T> {
-    let lines: Lines<T> = Arc::default();
-    let collected = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let item = parse(line);
-            collected.lock().unwrap().push((Instant::now(), item));
-        }
-    });
-    lines
-}
-
-/// `lambdactl logs --follow` through the proxy, with what it printed. Killed however the test
-/// ends, since it never exits by itself.
-struct Tail {
-    child: Child,
-    stdout: Lines<Value>,
-    stderr: Lines<String>,
-}
-
-impl Tail {
-    fn start(sandbox: &TestSandbox, endpoint: &str) -> Self {
-        let mut child = sandbox
-            .command(binary())
-            .envs(sandbox.env.iter().map(|(k, v)| (k, v)))
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .args(["logs", "--follow", "--since", "1m", "--output", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = collect_lines(child.stdout.take().unwrap(), |line| {
-            serde_json::from_str::<Value>(&line)
-                .unwrap_or_else(|error| panic!("not a JSON line ({error}): {line}"))
-        });
-        let stderr = collect_lines(child.stderr.take().unwrap(), |line| line);
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// How many times each message was shown.
-    fn seen(&self) -> HashMap<String, usize> {
-        let mut counts = HashMap::new();
-        for (_, event) in self.stdout.lock().unwrap().iter() {
-            let message = event["message"].as_str().expect("an event has a message");
-            *counts.entry(message.to_owned()).or_default() += 1;
-        }
-        counts
-    }
-
-    fn shows_all(&self, messages: &[String]) -> bool {
-        let seen = self.seen();
-        messages.iter().all(|message| seen.contains_key(message))
-    }
-
-    /// The delays announced by "throttled, retrying in N s: …" lines, with the lines.
-    fn throttled(&self) -> Vec<(f64, String)> {
-        self.stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|(_, line)| {
-                let (delay, _) = line.strip_prefix(THROTTLED)?.split_once(" s: ")?;
-                Some((delay.parse().expect("a delay in seconds"), line.clone()))
-            })
-            .collect()
-    }
-
-    fn stderr_text(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, line)| line.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-impl Drop for Tail {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Polls `done` until it holds or `timeout` passes; says whether it held.
-async fn eventually(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn logs_client(sandbox: &TestSandbox) -> aws_sdk_cloudwatchlogs::Client {
-    let credentials = aws_sdk_cloudwatchlogs::config::Credentials::new(
-        sandbox.var("AWS_ACCESS_KEY_ID"),
-        sandbox.var("AWS_SECRET_ACCESS_KEY"),
-        None,
-        None,
-        "test",
-    );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(
-            sandbox.var("AWS_REGION").to_owned(),
-        ))
-        .endpoint_url(sandbox.var("AWS_ENDPOINT_URL"))
-        .credentials_provider(credentials)
-        .load()
-        .await;
-    aws_sdk_cloudwatchlogs::Client::new(&config)
+/// The delays announced by "throttled, retrying in N s: …" lines, with the lines.
+fn throttled(tail: &Follower) -> Vec<(f64, String)> {
+    tail.notes()
+        .into_iter()
+        .filter_map(|line| {
+            let (delay, _) = line.strip_prefix(THROTTLED)?.split_once(" s: ")?;
+            Some((delay.parse().expect("a delay in seconds"), line))
+        })
+        .collect()
 }
 
 /// Writes a batch of events straight to the sandbox, each a millisecond apart; returns their
 /// messages.
-async fn put_batch(client: &aws_sdk_cloudwatchlogs::Client, label: &str) -> Vec<String> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let messages: Vec<String> = (0..20).map(|n| format!("{label} {n:02}")).collect();
-    let events = messages
-        .iter()
-        .zip(0..)
-        .map(|(message, offset)| {
-            InputLogEvent::builder()
-                .timestamp(now + offset)
-                .message(message)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    client
-        .put_log_events()
-        .log_group_name(LOG_GROUP)
-        .log_stream_name(STREAM)
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .expect("PutLogEvents");
-    messages
+async fn put_batch(client: &Client, label: &str) -> Vec<String> {
+    logs::put_batch(client, STREAM, label, 0).await.0
 }
 
 /// Before: the follower polls through the proxy and shows what is written. Returns the events.
 async fn before_throttling(
     proxy: &ThrottlingProxy,
-    client: &aws_sdk_cloudwatchlogs::Client,
-    tail: &Tail,
+    client: &Client,
+    tail: &Follower,
 ) -> Vec<String> {
     assert!(
         eventually(Duration::from_secs(20), || !proxy.polls().is_empty()).await,
@@ -303,8 +152,8 @@ async fn before_throttling(
 /// written meanwhile may show, and the follower must keep running. Returns the events written.
 async fn while_throttled(
     proxy: &ThrottlingProxy,
-    client: &aws_sdk_cloudwatchlogs::Client,
-    tail: &mut Tail,
+    client: &Client,
+    tail: &mut Follower,
 ) -> Vec<String> {
     proxy.set_throttling(true);
     let throttled_from = Instant::now();
@@ -320,7 +169,7 @@ async fn while_throttled(
     );
     let mut during = put_batch(client, "during-a").await;
     assert!(
-        eventually(Duration::from_secs(15), || !tail.throttled().is_empty()).await,
+        eventually(Duration::from_secs(15), || !throttled(tail).is_empty()).await,
         "no \"{THROTTLED}\" line; stderr:\n{}",
         tail.stderr_text()
     );
@@ -329,7 +178,7 @@ async fn while_throttled(
     // up well inside the deadline that follows.
     assert!(
         eventually(Duration::from_secs(20), || {
-            throttled_from.elapsed() >= Duration::from_secs(6) && tail.throttled().len() >= 2
+            throttled_from.elapsed() >= Duration::from_secs(6) && throttled(tail).len() >= 2
         })
         .await,
         "fewer than two \"{THROTTLED}\" lines; stderr:\n{}",
@@ -353,7 +202,7 @@ async fn while_throttled(
 /// show any duplicate. Returns how long catching up took.
 async fn after_throttling(
     proxy: &ThrottlingProxy,
-    tail: &mut Tail,
+    tail: &mut Follower,
     written: &[String],
 ) -> Duration {
     let throttled_until = Instant::now();
@@ -444,23 +293,16 @@ fn check_pauses(polls: &[Poll], delays: &[f64]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_throttled_tail_backs_off_says_so_and_catches_up_without_exiting() {
-    let Some(sandbox) = TestSandbox::start() else {
+    let Some((sandbox, client)) = sandbox_with_stream(STREAM).await else {
         return;
     };
-    let client = logs_client(&sandbox).await;
-    client
-        .create_log_stream()
-        .log_group_name(LOG_GROUP)
-        .log_stream_name(STREAM)
-        .send()
-        .await
-        .unwrap();
     let proxy = ThrottlingProxy::start(sandbox.var("AWS_ENDPOINT_URL"));
-    let mut tail = Tail::start(&sandbox, &proxy.url());
+    let mut tail =
+        Follower::spawn(Follower::command(&sandbox).env("AWS_ENDPOINT_URL", proxy.url()));
 
     let mut written = before_throttling(&proxy, &client, &tail).await;
     written.extend(while_throttled(&proxy, &client, &mut tail).await);
-    let announced = tail.throttled();
+    let announced = throttled(&tail);
     written.extend(put_batch(&client, "after").await);
     let caught_up = after_throttling(&proxy, &mut tail, &written).await;
     // Taken before the kill, which may cut a connection the proxy is serving.

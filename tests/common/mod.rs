@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub mod logs;
 pub mod proxy;
 pub mod tmux;
 
