@@ -193,6 +193,17 @@ enum Output {
 #[error("interrupted")]
 pub struct Interrupted;
 
+/// The command has printed what it had to say and ends with this exit status and no error
+/// line: `sandbox status` exits 3 when the sandbox is not up, as `systemctl status` does for a
+/// stopped unit, so a script can write `lambdactl sandbox status >/dev/null || lambdactl sandbox
+/// up`.
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct QuietExit(pub u8);
+
+/// The exit status of `sandbox status` when the sandbox is down or not seeded.
+const SANDBOX_NOT_UP: u8 = 3;
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command_line = command_line(cli.target);
@@ -881,6 +892,8 @@ struct SandboxReport {
     endpoint: Option<String>,
     region: &'static str,
     bucket: Option<String>,
+    /// The container registry's address, when one runs: `127.0.0.1:PORT`.
+    registry: Option<String>,
     pid: Option<u32>,
     folder: PathBuf,
 }
@@ -895,17 +908,20 @@ async fn sandbox_command(command: SandboxCommand) -> anyhow::Result<()> {
                 state.endpoint()
             );
         }
-        SandboxCommand::Down => {
-            let stopped = sandbox.down()?;
-            eprintln!(
-                "{}",
-                if stopped {
-                    "sandbox stopped"
-                } else {
-                    "no sandbox was running"
+        SandboxCommand::Down => match sandbox.down().await? {
+            None => eprintln!("no sandbox was running"),
+            Some(stopped) => {
+                if let Some(warning) = stopped.warning {
+                    eprintln!("warning: {warning}; remove them with `docker rmi`");
                 }
-            );
-        }
+                match stopped.removed_tags {
+                    0 => eprintln!("sandbox stopped"),
+                    count => eprintln!(
+                        "sandbox stopped; removed {count} local image tags of its registry"
+                    ),
+                }
+            }
+        },
         SandboxCommand::Status(args) => {
             let health = sandbox.health().await?;
             let (running, seeded, state) = match health {
@@ -919,11 +935,21 @@ async fn sandbox_command(command: SandboxCommand) -> anyhow::Result<()> {
                 endpoint: state.as_ref().map(sandbox::SandboxState::endpoint),
                 region: sandbox::REGION,
                 bucket: state.as_ref().map(|s| s.bucket.clone()),
+                registry: state
+                    .as_ref()
+                    .and_then(|s| s.registry.as_ref())
+                    .map(sandbox::RegistryState::address),
                 pid: state.as_ref().map(|s| s.moto_pid),
                 folder: sandbox.dir().to_owned(),
             };
+            let outcome = if seeded {
+                Ok(())
+            } else {
+                Err(QuietExit(SANDBOX_NOT_UP).into())
+            };
             if args.output == Output::Json {
-                return print_json(&report);
+                print_json(&report)?;
+                return outcome;
             }
             let word = match (running, seeded) {
                 (false, _) => "down",
@@ -940,7 +966,11 @@ async fn sandbox_command(command: SandboxCommand) -> anyhow::Result<()> {
                     state.moto_pid
                 );
             }
+            if let Some(registry) = &report.registry {
+                println!("registry {registry}");
+            }
             println!("folder   {}", sandbox.dir().display());
+            return outcome;
         }
         SandboxCommand::Relay {
             port,

@@ -22,6 +22,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is::<cli::Interrupted>() => ExitCode::from(130),
+        Err(error) if error.is::<cli::QuietExit>() => ExitCode::from(
+            error
+                .downcast_ref::<cli::QuietExit>()
+                .map_or(1, |quiet| quiet.0),
+        ),
         // A reader such as `head` that stops early is no failure of ours.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

@@ -251,8 +251,18 @@ fn up_again_changes_nothing_and_down_stops_the_server(sandbox: &TestSandbox) {
         .rsplit_once(") ")
         .is_some_and(|(_, rest)| !rest.starts_with('Z'));
     assert!(!alive, "moto (pid {pid}) is stopped: {stat}");
-    let status = sandbox.json(&["sandbox", "status", "--output", "json"]);
+    let down_status = sandbox.run(&["sandbox", "status", "--output", "json"]);
+    assert_eq!(
+        down_status.status.code(),
+        Some(3),
+        "status says `down` with exit status 3, for scripts"
+    );
+    let status: serde_json::Value = serde_json::from_slice(&down_status.stdout).unwrap();
     assert_eq!(status["running"], false);
+    let plain = sandbox.run(&["sandbox", "status"]);
+    assert_eq!(plain.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&plain.stdout).starts_with("sandbox down"));
+    assert!(plain.stderr.is_empty(), "no error line: {plain:?}");
     let env = sandbox.run_plain(&["sandbox", "env"]);
     assert_eq!(
         env.status.code(),

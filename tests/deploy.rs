@@ -205,6 +205,45 @@ fn deploys_only_what_changed_and_records_only_what_runs() {
     assert_eq!(recorded(&sandbox), before);
     an_interrupted_push_records_nothing(&sandbox, &project);
     assert_eq!(recorded(&sandbox), before);
+
+    down_removes_the_local_tags_of_its_registry(sandbox);
+}
+
+/// The engine's tags that name `registry`, e.g. `127.0.0.1:40123/python-lambda-repo:fp-…`.
+fn tags_naming(registry: &str) -> Vec<String> {
+    let output = Command::new("docker")
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "docker images: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|tag| tag.starts_with(&format!("{registry}/")))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn down_removes_the_local_tags_of_its_registry(sandbox: TestSandbox) {
+    let status = sandbox.json(&["sandbox", "status", "--output", "json"]);
+    let registry = status["registry"]
+        .as_str()
+        .expect("a registry runs")
+        .to_owned();
+    let tags = tags_naming(&registry);
+    assert!(
+        tags.iter().any(|tag| tag.contains(":fp-")),
+        "the deploys tagged their builds for the sandbox registry: {tags:?}"
+    );
+    let down = sandbox.run_plain(&["sandbox", "down"]);
+    assert!(down.status.success(), "{down:?}");
+    assert!(
+        String::from_utf8_lossy(&down.stderr)
+            .contains(&format!("removed {} local image tags", tags.len())),
+        "{down:?}"
+    );
+    assert_eq!(tags_naming(&registry), Vec::<String>::new());
+    // Dropping the sandbox runs `down` again, which finds nothing running.
+    drop(sandbox);
 }
 
 fn first_deploy_runs_the_new_digest(sandbox: &TestSandbox, project: &Project) -> String {

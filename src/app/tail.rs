@@ -21,6 +21,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::aws::{AwsClients, AwsError, LiveTailMessage, LiveTailSession, LiveTailUnavailable};
 use crate::model::LogEvent;
@@ -46,8 +47,9 @@ pub struct TailCursor {
     overlap: Duration,
     newest: Option<DateTime<Utc>>,
     identity: Identity,
-    /// Identities of the events inside the overlap window, with their times, for pruning.
-    seen: HashMap<String, DateTime<Utc>>,
+    /// Digests of the identities of the events inside the overlap window, with their times,
+    /// for pruning.
+    seen: HashMap<IdentityDigest, DateTime<Utc>>,
 }
 
 impl TailCursor {
@@ -82,39 +84,90 @@ impl TailCursor {
     pub fn accept(&mut self, events: Vec<LogEvent>) -> Vec<LogEvent> {
         let horizon = self.next_start().timestamp_millis();
         let identity = self.identity;
-        let mut fresh: Vec<LogEvent> = events
+        // Only a digest per event is made, as most events of a poll were seen before.
+        let mut fresh: Vec<(IdentityDigest, LogEvent)> = events
             .into_iter()
             .filter(|event| event.timestamp.timestamp_millis() >= horizon)
-            .filter(|event| !self.seen.contains_key(&identify(identity, event)))
+            .map(|event| (EventKey::of(identity, &event).digest(), event))
+            .filter(|(digest, _)| !self.seen.contains_key(digest))
             .collect();
-        fresh.sort_by(|a, b| {
+        fresh.sort_by(|(_, a), (_, b)| {
             a.timestamp
                 .cmp(&b.timestamp)
-                .then_with(|| identify(identity, a).cmp(&identify(identity, b)))
+                .then_with(|| EventKey::of(identity, a).cmp(&EventKey::of(identity, b)))
         });
-        fresh.dedup_by(|a, b| identify(identity, a) == identify(identity, b));
-        for event in &fresh {
-            self.seen.insert(identify(identity, event), event.timestamp);
+        // Equal identities have equal times, so the sort put them side by side.
+        fresh.dedup_by(|(a, _), (b, _)| a == b);
+        for (digest, event) in &fresh {
+            self.seen.insert(*digest, event.timestamp);
             self.newest = self.newest.max(Some(event.timestamp));
         }
         // Identities older than any future poll can return are no longer needed.
         let horizon = self.next_start();
         self.seen.retain(|_, at| *at >= horizon);
-        fresh
+        fresh.into_iter().map(|(_, event)| event).collect()
+    }
+
+    /// How many identities the cursor holds: those of the events inside the overlap window.
+    pub fn remembered(&self) -> usize {
+        self.seen.len()
     }
 }
 
+/// What the cursor keeps of an identity: the first 128 bits of its SHA-256. A content identity
+/// holds the whole message, and a busy group puts a hundred thousand events in a 60 s window,
+/// so keeping the text would cost as much memory as the messages. Log lines can be written by
+/// anyone who can reach the function, so the hash must resist crafted collisions (a line made
+/// to collide with another would hide it); a fast non-cryptographic hash would not.
+type IdentityDigest = [u8; 16];
+
 /// The event's identity: its id when told apart by ids and it has one, else what makes an
-/// event itself.
-fn identify(identity: Identity, event: &LogEvent) -> String {
-    match (identity, &event.event_id) {
-        (Identity::EventId, Some(id)) => id.clone(),
-        _ => format!(
-            "{}\0{}\0{}",
-            event.stream,
-            event.timestamp.timestamp_millis(),
-            event.message
-        ),
+/// event itself. Its order puts a same-millisecond burst the same way every time.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EventKey<'a> {
+    Id(&'a str),
+    Content {
+        stream: &'a str,
+        millis: i64,
+        message: &'a str,
+    },
+}
+
+impl<'a> EventKey<'a> {
+    fn of(identity: Identity, event: &'a LogEvent) -> Self {
+        match (identity, &event.event_id) {
+            (Identity::EventId, Some(id)) => Self::Id(id),
+            _ => Self::Content {
+                stream: &event.stream,
+                millis: event.timestamp.timestamp_millis(),
+                message: &event.message,
+            },
+        }
+    }
+
+    fn digest(&self) -> IdentityDigest {
+        let mut hasher = Sha256::new();
+        match self {
+            Self::Id(id) => {
+                hasher.update(b"id");
+                hasher.update(id.as_bytes());
+            }
+            Self::Content {
+                stream,
+                millis,
+                message,
+            } => {
+                // Lengths first, so no two different triples hash the same bytes.
+                hasher.update(b"content");
+                hasher.update((stream.len() as u64).to_be_bytes());
+                hasher.update(stream.as_bytes());
+                hasher.update(millis.to_be_bytes());
+                hasher.update(message.as_bytes());
+            }
+        }
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&hasher.finalize()[..16]);
+        digest
     }
 }
 
@@ -658,6 +711,30 @@ mod tests {
         buffer.extend([event(4, 40)]);
         assert_eq!(buffer.events().len(), 3);
         assert_eq!(buffer.events()[0].message, "event 2", "the oldest fell out");
+    }
+
+    #[test]
+    fn the_cursor_remembers_only_the_overlap_window_however_long_the_stream() {
+        let mut cursor =
+            TailCursor::with_identity(since(), Duration::seconds(10), Identity::Content);
+        // Ten events a second for ten minutes, each with a long message.
+        for second in 0..600 {
+            let batch = (0..10)
+                .map(|tenth| {
+                    let millis = second * 1_000 + tenth * 100;
+                    LogEvent {
+                        message: format!("{millis} {}", "x".repeat(1_000)),
+                        ..event(0, millis)
+                    }
+                })
+                .collect();
+            assert_eq!(cursor.accept(batch).len(), 10);
+            assert!(
+                cursor.remembered() <= 101,
+                "after {second} s: {}",
+                cursor.remembered()
+            );
+        }
     }
 
     /// The same event as live tail delivers it: no event id.

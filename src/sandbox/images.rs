@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptions, BuilderVersion, PushImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptions, BuilderVersion, ListImagesOptions, PushImageOptions, RemoveImageOptions,
+};
 use futures::StreamExt;
 
 use super::SandboxError;
@@ -106,4 +108,46 @@ pub async fn push_history(
         digests.push(digest.ok_or_else(|| failed("pushing a seed image", "no digest"))?);
     }
     Ok(digests)
+}
+
+/// Removes the engine's tags that name the sandbox registry at `registry` (`127.0.0.1:PORT`):
+/// the seeded builds and every deploy to the sandbox, which would otherwise pile up with each
+/// `up`, all naming a registry that is gone. An image left without a tag is deleted with its
+/// layers; one tagged elsewhere as well keeps its other tags. Returns how many tags went; an error
+/// names the tags that stayed.
+pub async fn remove_registry_tags(docker: &Docker, registry: &str) -> Result<usize, SandboxError> {
+    let prefix = format!("{registry}/");
+    let images = docker
+        .list_images(None::<ListImagesOptions>)
+        .await
+        .map_err(|error| SandboxError::Setup(format!("listing local images: {error}")))?;
+    let tags: Vec<String> = images
+        .into_iter()
+        .flat_map(|image| image.repo_tags)
+        .filter(|tag| tag.starts_with(&prefix))
+        .collect();
+    let mut removed = 0;
+    let mut refused = Vec::new();
+    for tag in &tags {
+        match docker
+            .remove_image(tag, None::<RemoveImageOptions>, None)
+            .await
+        {
+            Ok(_) => removed += 1,
+            // Gone already, e.g. removed by hand meanwhile.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            // E.g. a container still uses the image: the other tags go all the same.
+            Err(error) => refused.push(format!("{tag} ({error})")),
+        }
+    }
+    if refused.is_empty() {
+        Ok(removed)
+    } else {
+        Err(SandboxError::Setup(format!(
+            "removed {removed} local image tags of the sandbox registry, but not {}",
+            refused.join(", ")
+        )))
+    }
 }

@@ -83,6 +83,15 @@ pub struct SandboxState {
     pub registry: Option<RegistryState>,
 }
 
+/// What `down` did besides stopping the processes.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// Local image tags naming the sandbox registry that were removed.
+    pub removed_tags: usize,
+    /// Why some could not be removed.
+    pub warning: Option<String>,
+}
+
 /// The sandbox's registry and the relay that registers its pushes in the emulated ECR.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryState {
@@ -351,12 +360,25 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Stops the processes `up` started (and only those), then forgets them.
-    pub fn down(&self) -> Result<bool, SandboxError> {
+    /// Removes the local image tags that name the sandbox registry, then stops the processes
+    /// `up` started (and only those) and forgets them. `None` when no sandbox was running.
+    pub async fn down(&self) -> Result<Option<Stopped>, SandboxError> {
         let _lock = self.lock()?;
         let Some(state) = self.state()? else {
-            return Ok(false);
+            return Ok(None);
         };
+        let mut stopped = Stopped::default();
+        // Before the registry stops: while it runs, its port (and so the tags' names) cannot
+        // belong to another sandbox.
+        if let Some(registry) = &state.registry
+            && let Some(docker) = images::reachable_engine().await
+        {
+            // The sandbox goes down either way: a tag left behind is worth a warning, no more.
+            match images::remove_registry_tags(&docker, &registry.address()).await {
+                Ok(count) => stopped.removed_tags = count,
+                Err(error) => stopped.warning = Some(error.to_string()),
+            }
+        }
         if let Some(registry) = &state.registry {
             stop_registry(registry)?;
         }
@@ -365,7 +387,7 @@ impl Sandbox {
             "removing {}",
             self.state_path().display()
         )))?;
-        Ok(true)
+        Ok(Some(stopped))
     }
 
     /// The port the last sandbox in this folder used, if it is free again.
