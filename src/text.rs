@@ -12,6 +12,8 @@
 //! measured per grapheme cluster: `unicode-segmentation` finds the clusters by Unicode's rules
 //! and `unicode-width` measures each as a whole, as it knows how wide emoji sequences are.
 
+use std::borrow::Cow;
+
 use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use vte::{Params, Perform};
@@ -264,7 +266,27 @@ impl StyledLine {
 /// not fit whole is left out. Text past the last column is passed over until the next carriage
 /// return or erase, so a single 300 KB line costs little.
 pub fn parse_styled_line(input: &str, max_columns: usize) -> StyledLine {
-    play(input, Row::new(max_columns, CarriageReturn::Overwrite))
+    play(input, Row::new(max_columns, CarriageReturn::Overwrite), 0)
+}
+
+/// What a row of `columns` columns shows of a line scrolled sideways by `skip` columns: the
+/// line is played as [`parse_styled_line`] plays it on a row `skip + columns` wide, and the
+/// first `skip` columns are left out. A wide character cut by the left edge leaves a space, so
+/// what follows stays in its column.
+pub fn parse_styled_window(input: &str, skip: usize, columns: usize) -> StyledLine {
+    let row = Row::new(skip.saturating_add(columns), CarriageReturn::Overwrite);
+    play(input, row, skip)
+}
+
+/// The whole text a line shows when played as [`parse_styled_line`] plays it, without styles and
+/// however long: what a search of the shown lines looks through. A line without control
+/// characters shows as it is and is not copied.
+pub fn shown_text(input: &str) -> Cow<'_, str> {
+    if input.chars().any(char::is_control) {
+        Cow::Owned(parse_styled_line(input, usize::MAX).text())
+    } else {
+        Cow::Borrowed(input)
+    }
 }
 
 /// Makes one line of outside text safe and readable on a terminal: ANSI escape sequences are
@@ -275,7 +297,7 @@ pub fn parse_styled_line(input: &str, max_columns: usize) -> StyledLine {
 /// is dropped like any other sequence: this is for names, keys and messages, where text hidden
 /// by overwriting or erasing would mislead.
 pub fn sanitize_line(input: &str) -> String {
-    play(input, Row::new(usize::MAX, CarriageReturn::Show))
+    play(input, Row::new(usize::MAX, CarriageReturn::Show), 0)
         .segments
         .into_iter()
         .map(|segment| segment.text)
@@ -307,8 +329,9 @@ pub fn keep_end(text: &str, width: usize) -> String {
     format!("{TRUNCATION_MARKER}{}", &text[start..])
 }
 
-/// Plays one line on `row` and returns what it shows. Line endings at the end are dropped.
-fn play(input: &str, mut row: Row) -> StyledLine {
+/// Plays one line on `row` and returns what it shows from column `skip` on. Line endings at the
+/// end are dropped.
+fn play(input: &str, mut row: Row, skip: usize) -> StyledLine {
     let line = input.trim_end_matches(['\n', '\r']);
     let mut parser = vte::Parser::new();
     if row.carriage_return == CarriageReturn::Overwrite {
@@ -324,7 +347,7 @@ fn play(input: &str, mut row: Row) -> StyledLine {
         parser.advance(&mut row, line.as_bytes());
     }
     // A sequence still open at the end (a lone ESC, an unterminated title) has shown nothing.
-    row.finish()
+    row.finish(skip)
 }
 
 /// Bidirectional embeddings, overrides and isolates: invisible, yet able to reorder the text
@@ -626,7 +649,8 @@ impl Row {
 
     /// What the row shows: blanks between clusters as spaces, trailing blanks dropped, and one
     /// column left for the marker when something did not fit.
-    fn finish(self) -> StyledLine {
+    /// What the row shows from column `skip` on.
+    fn finish(self, skip: usize) -> StyledLine {
         let visible = if self.overflow {
             self.limit.saturating_sub(1)
         } else {
@@ -638,7 +662,7 @@ impl Row {
             .rposition(|cell| !matches!(cell, Cell::Blank))
             .map_or(0, |last| last + 1);
         let mut segments: Vec<Segment> = Vec::new();
-        for (column, cell) in self.cells[..used].iter().enumerate() {
+        for (column, cell) in self.cells[..used].iter().enumerate().skip(skip) {
             if column >= visible {
                 break;
             }
@@ -654,6 +678,10 @@ impl Row {
                         break;
                     }
                     push_segment(&mut segments, &self.text[start..end], style);
+                }
+                // The rest of a wide cluster whose first column was scrolled off.
+                Cell::Continuation if self.head_of(column).is_none_or(|head| head < skip) => {
+                    push_segment(&mut segments, " ", SgrStyle::default());
                 }
                 Cell::Continuation => {}
             }
@@ -1046,6 +1074,45 @@ mod tests {
                 "{broken:?} gave {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_shown_text_is_what_the_row_shows_whole() {
+        assert!(matches!(
+            shown_text("plain 日本"),
+            Cow::Borrowed("plain 日本")
+        ));
+        assert_eq!(shown_text("\u{1b}[31mFAIL\u{1b}[0med"), "FAILed");
+        assert_eq!(
+            shown_text("downloading 10%\rdownloading 100%"),
+            "downloading 100%"
+        );
+        // However long: the tab after 300,000 columns still goes to the next stop.
+        let long = format!("{}\t!", "x".repeat(300_000));
+        assert_eq!(
+            shown_text(&long),
+            format!("{}{}!", "x".repeat(300_000), " ".repeat(8))
+        );
+    }
+
+    #[test]
+    fn a_window_scrolled_sideways_shows_the_columns_after_the_skip() {
+        let window = |input: &str, skip, columns| parse_styled_window(input, skip, columns).text();
+        assert_eq!(window("0123456789", 3, 4), "345…");
+        assert_eq!(window("0123456789", 6, 4), "6789");
+        assert_eq!(window("0123456789", 20, 4), "");
+        // Tabs, carriage returns and erases are played on the whole row first.
+        assert_eq!(window("a\tb", 4, 10), "    b");
+        assert_eq!(window("progress 10%\rprogress 100%", 9, 10), "100%");
+        // A wide character cut by the left edge leaves a space; one cut by the right is left
+        // out for the marker.
+        assert_eq!(window("日本語", 1, 4), " 本…");
+        assert_eq!(window("日本語", 1, 5), " 本語");
+        // Styles stay with their text.
+        let line = parse_styled_window("\u{1b}[31mred\u{1b}[0m plain", 2, 20);
+        assert_eq!(line.segments[0].text, "d");
+        assert_eq!(line.segments[0].style, sgr("31"));
+        assert_eq!(line.segments[1].text, " plain");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{AwsClients, AwsError, LiveTailMessage, LiveTailSession, LiveTailUnavailable};
 use crate::model::LogEvent;
+use crate::text::shown_text;
 
 /// How far before the newest seen event each poll starts, by default.
 pub const DEFAULT_OVERLAP: Duration = Duration::seconds(60);
@@ -261,8 +262,9 @@ impl LiveTail {
         self.buffer.events().is_empty()
     }
 
-    /// The next event after `from` (or before it, going back) whose message holds the search,
-    /// wrapping around the buffer.
+    /// The next event after `from` (or before it, going back) whose message, as shown, holds the
+    /// search, wrapping around the buffer. The shown text is searched, as the view highlights
+    /// it there: text hidden by a carriage return is not found, a word split by a colour code is.
     pub fn find(&self, from: usize, forward: bool) -> Option<usize> {
         let needle = self.search.as_deref()?.to_ascii_lowercase();
         let events = self.buffer.events();
@@ -275,7 +277,11 @@ impl LiveTail {
                     (from + len * 2 - step) % len
                 }
             })
-            .find(|&index| events[index].message.to_ascii_lowercase().contains(&needle))
+            .find(|&index| {
+                shown_text(&events[index].message)
+                    .to_ascii_lowercase()
+                    .contains(&needle)
+            })
     }
 }
 
@@ -711,6 +717,28 @@ mod tests {
         buffer.extend([event(4, 40)]);
         assert_eq!(buffer.events().len(), 3);
         assert_eq!(buffer.events()[0].message, "event 2", "the oldest fell out");
+    }
+
+    #[test]
+    fn search_looks_through_the_text_as_shown() {
+        let mut live = LiveTail::new(10);
+        let messages = [
+            "failed\r\u{1b}[Kretried",
+            "status \u{1b}[31mFAIL\u{1b}[0med",
+            "all fine",
+            "FAILED again",
+        ];
+        live.buffer
+            .extend(messages.iter().enumerate().map(|(n, message)| LogEvent {
+                message: (*message).into(),
+                ..event(u32::try_from(n).unwrap(), i64::try_from(n).unwrap())
+            }));
+        live.search = Some("Failed".into());
+        // The first line's match was erased; the second's is split by a colour code.
+        assert_eq!(live.find(0, true), Some(1));
+        assert_eq!(live.find(1, true), Some(3));
+        assert_eq!(live.find(3, true), Some(1), "wraps around");
+        assert_eq!(live.find(1, false), Some(3), "backwards, wrapping");
     }
 
     #[test]

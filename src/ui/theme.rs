@@ -17,12 +17,26 @@ impl Theme {
     /// Honours `NO_COLOR` (any non-empty value), as <https://no-color.org> asks.
     pub fn from_env() -> Self {
         let no_colour = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-        Self { colour: !no_colour }
+        if no_colour {
+            Self::plain()
+        } else {
+            Self::coloured()
+        }
+    }
+
+    /// Colours off, as `NO_COLOR` asks: state shows through reversal, marks and labels alone.
+    pub fn plain() -> Self {
+        Self { colour: false }
     }
 
     /// Colours on, for snapshots that must not depend on the environment.
     pub fn coloured() -> Self {
         Self { colour: true }
+    }
+
+    /// Whether colours are on: outside text keeps its own ANSI colours only then.
+    pub fn colours(self) -> bool {
+        self.colour
     }
 
     fn fg(self, colour: Color) -> Style {

@@ -7,13 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use super::keymap::Keymap;
+use super::styled;
 use super::theme::{self, Theme};
 use crate::app::deploy::{DeployView, Dialog};
 use crate::app::{App, Cursor, Loadable, LogsFocus, PaneId};
 use crate::model::Digest;
 use crate::pipeline::plan::StepStatus;
 use crate::pipeline::run::DeployAction;
-use crate::text::{keep_end, sanitize_line};
+use crate::text::{keep_end, parse_styled_window, sanitize_line};
 use std::time::Instant;
 
 /// The smallest terminal the layout works in.
@@ -505,6 +506,10 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
     if app.events.data.is_some() && app.events.loading {
         title = format!("{title}  {}", spinner(app));
     }
+    // The message column: what the borders, the time, the gap and the selection mark leave.
+    let columns = usize::from(area.width)
+        .saturating_sub(2 + 14 + 1 + theme::SELECTED_SYMBOL.len())
+        .max(10);
     let rows = events
         .iter()
         .map(|event| {
@@ -513,7 +518,7 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &m
                     event.timestamp.format("%m-%d %H:%M:%S").to_string(),
                     theme.dim(),
                 )),
-                Cell::from(sanitize_line(&event.message)),
+                Cell::from(output_line(&event.message, 0, columns, theme)),
             ])
         })
         .collect();
@@ -566,6 +571,7 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let selected = app.live_cursor.selected.min(live.len() - 1);
     let first = (selected + 1).saturating_sub(height);
     let needle = live.search.as_deref().map(str::to_ascii_lowercase);
+    let width = usize::from(inner.width);
     let lines: Vec<Line> = live
         .buffer
         .events()
@@ -574,12 +580,6 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .skip(first)
         .take(height)
         .map(|(index, event)| {
-            let message = sanitize_line(&event.message);
-            let message = if live.wrap {
-                message
-            } else {
-                message.chars().skip(live.scroll).collect()
-            };
             let mut spans = vec![
                 Span::styled(
                     event.timestamp.format("%H:%M:%S%.3f ").to_string(),
@@ -590,7 +590,16 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     theme.dim(),
                 ),
             ];
-            spans.extend(highlight(&message, needle.as_deref(), theme));
+            let columns = width
+                .saturating_sub(Line::from(spans.clone()).width())
+                .max(1);
+            // Wrapped, an event takes at most the pane's rows: what lies beyond never shows.
+            let message = if live.wrap {
+                output_line(&event.message, 0, width.max(1) * height, theme)
+            } else {
+                output_line(&event.message, live.scroll, columns, theme)
+            };
+            spans.extend(highlight(message.spans, needle.as_deref(), theme));
             let row = Line::from(spans);
             if index == selected && !live.following {
                 row.style(theme.selected())
@@ -609,29 +618,65 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(paragraph, inner);
 }
 
-/// Splits a message so each match of the search stands out (reversed, so it shows without
-/// colour too). Matching ignores ASCII case, which keeps byte offsets valid.
-fn highlight(message: &str, needle: Option<&str>, theme: Theme) -> Vec<Span<'static>> {
+/// One line of outside output (a log line, a line of a build) as a row of `columns` columns
+/// shows it after scrolling `skip` columns sideways: its ANSI styles kept (colours only when the
+/// theme has them), carriage returns and erases played as a terminal would, every other control
+/// character shown visibly.
+fn output_line(text: &str, skip: usize, columns: usize, theme: Theme) -> Line<'static> {
+    styled::to_line(&parse_styled_window(text, skip, columns), theme.colours())
+}
+
+/// Splits the spans of a message so each match of the search stands out (reversed, so it shows
+/// without colour too) over the message's own style, whose colours it keeps. Matching ignores ASCII case, which keeps
+/// byte offsets valid, and sees the text as shown, so a match split by an escape sequence is
+/// found and one hidden by a carriage return is not.
+fn highlight(spans: Vec<Span<'static>>, needle: Option<&str>, theme: Theme) -> Vec<Span<'static>> {
     let Some(needle) = needle.filter(|needle| !needle.is_empty()) else {
-        return vec![Span::raw(message.to_owned())];
+        return spans;
     };
-    let lower = message.to_ascii_lowercase();
-    let mut spans = Vec::new();
-    let mut at = 0;
-    while let Some(found) = lower[at..].find(needle) {
-        let start = at + found;
-        let end = start + needle.len();
-        spans.push(Span::raw(message[at..start].to_owned()));
-        spans.push(Span::styled(
-            message[start..end].to_owned(),
-            theme
-                .warning()
-                .add_modifier(ratatui::style::Modifier::REVERSED),
-        ));
-        at = end;
+    let shown: String = spans.iter().map(|span| span.content.as_ref()).collect();
+    let matches: Vec<(usize, usize)> = shown
+        .to_ascii_lowercase()
+        .match_indices(needle)
+        .map(|(start, found)| (start, start + found.len()))
+        .collect();
+    if matches.is_empty() {
+        return spans;
     }
-    spans.push(Span::raw(message[at..].to_owned()));
-    spans
+    let mark = theme
+        .warning()
+        .add_modifier(ratatui::style::Modifier::REVERSED);
+    let mut pieces = Vec::new();
+    let mut offset = 0;
+    for span in spans {
+        let end = offset + span.content.len();
+        // Where this span changes between matched and unmatched text.
+        let mut cuts: Vec<usize> = matches
+            .iter()
+            .flat_map(|&(start, stop)| [start, stop])
+            .filter(|&at| at > offset && at < end)
+            .collect();
+        cuts.insert(0, offset);
+        cuts.push(end);
+        for pair in cuts.windows(2) {
+            let (from, to) = (pair[0], pair[1]);
+            let inside = matches
+                .iter()
+                .any(|&(start, stop)| start <= from && to <= stop);
+            // Text with a colour of its own keeps it, reversed; other text takes the theme's.
+            let style = match (inside, span.style.fg) {
+                (false, _) => span.style,
+                (true, None) => span.style.patch(mark),
+                (true, Some(_)) => span.style.add_modifier(ratatui::style::Modifier::REVERSED),
+            };
+            pieces.push(Span::styled(
+                span.content[from - offset..to - offset].to_owned(),
+                style,
+            ));
+        }
+        offset = end;
+    }
+    pieces
 }
 
 /// The status: the first error, else what is loading, else ready.
@@ -766,7 +811,7 @@ fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, th
         .log
         .iter()
         .skip(deploy.log.len().saturating_sub(visible))
-        .map(|line| Line::styled(sanitize_line(line), theme.dim()))
+        .map(|line| output_line(line, 0, usize::from(log_area.width), theme).style(theme.dim()))
         .collect();
     frame.render_widget(Paragraph::new(lines), log_area);
     if let Some(outcome) = outcome {
@@ -818,16 +863,21 @@ fn draw_invoke(
             format!("not sent: {}", sanitize_line(reason)),
             theme.error(),
         )),
-        Some(Ok(report)) => lines.extend(report_lines(report, invoke.took, theme)),
+        Some(Ok(report)) => {
+            let columns = usize::from(result_area.width.saturating_sub(2));
+            lines.extend(report_lines(report, invoke.took, columns, theme));
+        }
     }
     let block = pane_block("response", false, theme);
     frame.render_widget(Paragraph::new(lines).block(block), result_area);
 }
 
-/// The answer: a verdict line, the response pretty-printed, then the decoded log tail.
+/// The answer: a verdict line, the response pretty-printed, then the decoded log tail, whose
+/// lines are cut at `columns`.
 fn report_lines(
     report: &crate::app::invoke::InvokeReport,
     took: Option<std::time::Duration>,
+    columns: usize,
     theme: Theme,
 ) -> Vec<Line<'static>> {
     let took = took.map_or_else(String::new, |took| format!("  {} ms", took.as_millis()));
@@ -859,7 +909,7 @@ fn report_lines(
         lines.push(Line::styled("log tail", theme.column_header()));
         lines.extend(
             tail.lines()
-                .map(|line| Line::styled(sanitize_line(line), theme.dim())),
+                .map(|line| output_line(line, 0, columns, theme).style(theme.dim())),
         );
     }
     lines
@@ -1262,6 +1312,120 @@ mod tests {
         );
         assert!(!text.contains('\u{1b}'));
         insta::assert_snapshot!(text);
+    }
+
+    /// The loaded app with `messages` as the live tail's newest events, one stream.
+    fn app_tailing(messages: &[&str]) -> App {
+        let mut app = loaded_app();
+        let events = messages
+            .iter()
+            .enumerate()
+            .map(|(n, message)| LogEvent {
+                timestamp: at(28, 13, 0)
+                    + chrono::Duration::milliseconds(i64::try_from(n).unwrap()),
+                stream: "2026/11/28/[$LATEST]7a7a7a".into(),
+                message: (*message).into(),
+                event_id: Some(format!("tail-{n}")),
+            })
+            .collect();
+        app.update(Action::TailEvents(events));
+        app
+    }
+
+    /// The cells of the screen row that shows `needle`, from the column where it starts.
+    fn cells_from(buffer: &ratatui::buffer::Buffer, needle: &str) -> Vec<ratatui::buffer::Cell> {
+        let width = usize::from(buffer.area.width);
+        for row in buffer.content.chunks(width) {
+            let symbols: Vec<&str> = row.iter().map(ratatui::buffer::Cell::symbol).collect();
+            let text = symbols.concat();
+            if let Some(byte) = text.find(needle) {
+                // Count the cells before the match; a wide character's second cell is empty.
+                let mut consumed = 0;
+                let column = symbols
+                    .iter()
+                    .position(|symbol| {
+                        let here = consumed == byte;
+                        consumed += symbol.len();
+                        here
+                    })
+                    .unwrap();
+                return row[column..].to_vec();
+            }
+        }
+        panic!("no row shows {needle:?}");
+    }
+
+    #[test]
+    fn live_tail_lines_keep_their_colours_and_show_a_progress_bar_last_state() {
+        let app = app_tailing(&[
+            "\u{1b}[32mPASS\u{1b}[0m handler returned",
+            "downloading 10%\rdownloading 100%",
+            "pip [##  ]\r\u{1b}[Kinstalled",
+        ]);
+        let terminal = render(&app, 120, 40);
+        let buffer = terminal.backend().buffer();
+        let pass = cells_from(buffer, "PASS handler");
+        assert_eq!(pass[0].fg, ratatui::style::Color::Green);
+        assert_eq!(
+            pass[4].fg,
+            ratatui::style::Color::Reset,
+            "the colour ends with ESC[0m"
+        );
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("downloading 100%"), "{text}");
+        assert!(!text.contains("10%"), "no stale characters: {text}");
+        assert!(text.contains("installed"), "{text}");
+        assert!(!text.contains("pip [##"), "erased by ESC[K: {text}");
+        assert!(
+            !text.lines().any(|row| row.chars().any(char::is_control)),
+            "{text}"
+        );
+
+        // Without colours, the line keeps its text and loses its colour.
+        let keymap = Keymap::with_overrides(&BTreeMap::new()).unwrap();
+        let mut plain = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        plain
+            .draw(|frame| {
+                let theme = Theme::plain();
+                draw(frame, &app, &keymap, theme, &mut ViewState::default());
+            })
+            .unwrap();
+        let pass = cells_from(plain.backend().buffer(), "PASS handler");
+        assert_eq!(pass[0].fg, ratatui::style::Color::Reset);
+    }
+
+    #[test]
+    fn a_search_match_stands_out_over_the_lines_own_colours() {
+        let mut app = app_tailing(&["status \u{1b}[31mFAIL\u{1b}[0med over", "nothing here"]);
+        app.live.search = Some("failed".into());
+        let terminal = render(&app, 120, 40);
+        let cells = cells_from(terminal.backend().buffer(), "status FAILed over");
+        let reversed = |cell: &ratatui::buffer::Cell| {
+            cell.modifier.contains(ratatui::style::Modifier::REVERSED)
+        };
+        let status = &cells[..7];
+        let matched = &cells[7..13];
+        assert!(!status.iter().any(reversed), "before the match");
+        assert!(
+            matched.iter().all(reversed),
+            "the match, across the escape sequence"
+        );
+        assert!(!reversed(&cells[13]), "after the match");
+        assert_eq!(
+            matched[0].fg,
+            ratatui::style::Color::Red,
+            "FAIL keeps its red"
+        );
+    }
+
+    #[test]
+    fn scrolling_sideways_moves_by_columns_and_never_splits_a_character() {
+        let mut app = app_tailing(&["ab日本語のログ end"]);
+        app.live.scroll = 3;
+        let text = format!("{}", render(&app, 120, 40).backend());
+        // Columns 0-2 are `ab` and the first half of 日: its second half shows as a space.
+        assert!(text.contains("7a7a7a  本語のログ end"), "{text}");
+        assert!(!text.contains('日'), "{text}");
     }
 
     #[test]
