@@ -167,6 +167,25 @@ pub struct ObjectInfo {
     pub etag: Option<String>,
 }
 
+/// The first bytes of one object, read for a preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub key: String,
+    /// The whole object, or as much of its start as was asked for.
+    pub bytes: Vec<u8>,
+    /// The object's size, when the service said it.
+    pub total_bytes: Option<u64>,
+    pub content_type: Option<String>,
+}
+
+impl ObjectHead {
+    /// Whether only the start of the object was read.
+    pub fn is_partial(&self) -> bool {
+        self.total_bytes
+            .is_some_and(|total| total > self.bytes.len() as u64)
+    }
+}
+
 /// One log stream of the function's log group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogStreamInfo {

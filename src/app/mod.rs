@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod history;
 pub mod invoke;
+pub mod preview;
 pub mod tail;
 pub mod tasks;
 
@@ -12,7 +13,9 @@ use serde::Deserialize;
 
 use crate::aws::AwsError;
 use crate::config::{Settings, Targets};
-use crate::model::{Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectInfo};
+use crate::model::{
+    Digest, FunctionInfo, ImageInfo, LogEvent, LogStreamInfo, ObjectHead, ObjectInfo,
+};
 use crate::pipeline::run::{DeployRequest, Source};
 
 /// The windows the live tail can start from, in minutes; the first is the default.
@@ -49,7 +52,8 @@ pub enum Action {
     PageDown,
     Top,
     Bottom,
-    /// Go into the selected item: in the Logs pane, from the streams to their events.
+    /// Go into the selected item: in the Logs pane, from the streams to their events; in the
+    /// Objects pane, a preview of the object; in the Images pane, a rollback to the image.
     Enter,
     /// Come back out: close the help or a dialog, cancel a running deploy, close a finished
     /// one, or return from events to streams.
@@ -96,6 +100,12 @@ pub enum Action {
     ObjectsLoaded(Result<Vec<ObjectInfo>, AwsError>),
     #[serde(skip)]
     StreamsLoaded(Result<Vec<LogStreamInfo>, AwsError>),
+    /// The start of the object a preview asked for.
+    #[serde(skip)]
+    ObjectLoaded {
+        key: String,
+        result: Result<ObjectHead, AwsError>,
+    },
     /// Send the editor's payload; the console's editor produces it.
     #[serde(skip)]
     SendInvoke {
@@ -149,6 +159,11 @@ pub enum Command {
     },
     LoadObjects {
         bucket: String,
+    },
+    /// Reads the start of one object, for its preview.
+    LoadObject {
+        bucket: String,
+        key: String,
     },
     LoadStreams {
         log_group: String,
@@ -328,6 +343,8 @@ pub struct App {
     pub dialog: Option<deploy::Dialog>,
     pub deploy: Option<deploy::DeployView>,
     pub invoke: Option<invoke::InvokeView>,
+    /// The open preview of an object, shown where the logs are.
+    pub preview: Option<preview::ObjectPreview>,
     pub live: tail::LiveTail,
     pub logs_view: LogsView,
     pub live_cursor: Cursor,
@@ -367,6 +384,7 @@ impl App {
             dialog: None,
             deploy: None,
             invoke: None,
+            preview: None,
             live: tail::LiveTail::new(tail_lines),
             logs_view: LogsView::default(),
             live_cursor: Cursor::default(),
@@ -400,6 +418,14 @@ impl App {
                 .as_ref()
                 .is_some_and(deploy::DeployView::is_running)
             || self.invoke.as_ref().is_some_and(|view| view.sending)
+            || self.preview.as_ref().is_some_and(|view| view.loading)
+    }
+
+    /// The preview, when it is what the lower half shows: a deploy or the invoke view covers it.
+    pub fn shown_preview(&self) -> Option<&preview::ObjectPreview> {
+        self.preview
+            .as_ref()
+            .filter(|_| self.deploy.is_none() && self.invoke.is_none())
     }
 
     /// The digest the function runs, once it is known.
@@ -421,6 +447,9 @@ impl App {
             self.notice = None;
             self.quit_asked &= matches!(action, Action::Quit);
         }
+        if self.preview_takes(&action) {
+            return Vec::new();
+        }
         match action {
             Action::Quit => self.quit(),
             Action::CycleTimeRange => {
@@ -434,6 +463,7 @@ impl App {
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
             Action::Back if self.prompt.is_some() => self.prompt = None,
+            Action::ObjectLoaded { key, result } => self.object_loaded(&key, result),
             Action::SubmitPrompt(text) => return self.submit_prompt(&text),
             Action::Decline if self.nothing_to_decline() => self.jump_to_match(true),
             Action::PreviousMatch => self.jump_to_match(false),
@@ -458,7 +488,12 @@ impl App {
             | Action::TailNote(_) => self.live_action(action),
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
             Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
-            Action::Enter => {}
+            Action::Enter => return self.open_preview(),
+            Action::FocusNext => self.focus = self.focus.step(true),
+            Action::FocusPrevious => self.focus = self.focus.step(false),
+            Action::FocusImages => self.focus = PaneId::Images,
+            Action::FocusObjects => self.focus = PaneId::Objects,
+            Action::FocusLogs => self.focus = PaneId::Logs,
             Action::DeployProgress(event) => {
                 if let Some(view) = &mut self.deploy {
                     view.apply(event, std::time::Instant::now());
@@ -471,11 +506,6 @@ impl App {
                 // Even a declined or failed deploy may have pushed an image worth listing.
                 return self.refresh();
             }
-            Action::FocusNext => self.focus = self.focus.step(true),
-            Action::FocusPrevious => self.focus = self.focus.step(false),
-            Action::FocusImages => self.focus = PaneId::Images,
-            Action::FocusObjects => self.focus = PaneId::Objects,
-            Action::FocusLogs => self.focus = PaneId::Logs,
             Action::Up
             | Action::Down
             | Action::PageUp
@@ -814,6 +844,59 @@ impl App {
     }
 
     /// Opens the rollback dialog for the selected image, unless the function already runs it.
+    /// Gives the open preview the actions it takes (moving through it, Esc closing it): `true`
+    /// when it took the action. Another pane's focus closes it, and the focus moves all the
+    /// same; the help, a prompt or a dialog on top keeps their keys.
+    fn preview_takes(&mut self, action: &Action) -> bool {
+        if matches!(
+            action,
+            Action::FocusNext | Action::FocusPrevious | Action::FocusImages | Action::FocusLogs
+        ) {
+            self.preview = None;
+            return false;
+        }
+        if self.show_help
+            || self.prompt.is_some()
+            || self.dialog.is_some()
+            || self.shown_preview().is_none()
+        {
+            return false;
+        }
+        if *action == Action::Back {
+            self.preview = None;
+            return true;
+        }
+        self.preview.as_mut().is_some_and(|view| view.apply(action))
+    }
+
+    /// The start of an object arrived. A preview closed or moved on since it asked has no use
+    /// for it.
+    fn object_loaded(&mut self, key: &str, result: Result<ObjectHead, AwsError>) {
+        if let Some(preview) = self.preview.as_mut().filter(|view| view.key == key) {
+            preview.loaded(result);
+        }
+    }
+
+    /// Opens a preview of the selected object and asks for its start.
+    fn open_preview(&mut self) -> Vec<Command> {
+        let selected = self
+            .objects
+            .data
+            .as_ref()
+            .and_then(|objects| objects.get(self.objects_cursor.selected));
+        let (Some(object), Some(bucket)) = (
+            selected,
+            self.targets.as_ref().and_then(|t| t.bucket.clone()),
+        ) else {
+            return Vec::new();
+        };
+        self.preview = Some(preview::ObjectPreview::opening(object.key.clone()));
+        vec![Command::LoadObject {
+            bucket,
+            key: object.key.clone(),
+        }]
+    }
+
     fn ask_rollback(&mut self) {
         let Some(image) = self
             .images
@@ -991,6 +1074,104 @@ mod tests {
         app.start();
         app.update(Action::FunctionLoaded(Ok(function())));
         app
+    }
+
+    /// The loaded app with two objects listed, newest first, and the Objects pane focused.
+    fn app_with_objects() -> App {
+        let mut app = loaded_app();
+        let object = |key: &str, hour: i64| ObjectInfo {
+            key: key.into(),
+            size_bytes: 10,
+            last_modified: chrono::DateTime::from_timestamp(1_764_820_800 + hour * 3_600, 0),
+            etag: None,
+        };
+        app.update(Action::ObjectsLoaded(Ok(vec![
+            object("older.json", 1),
+            object("newer.json", 2),
+        ])));
+        app.update(Action::FocusObjects);
+        app
+    }
+
+    fn head(key: &str, text: &str) -> ObjectHead {
+        ObjectHead {
+            key: key.into(),
+            bytes: text.as_bytes().to_vec(),
+            total_bytes: Some(text.len() as u64),
+            content_type: None,
+        }
+    }
+
+    #[test]
+    fn enter_on_an_object_opens_its_preview_and_reads_its_start() {
+        let mut app = app_with_objects();
+        let commands = app.update(Action::Enter);
+        assert_eq!(
+            commands,
+            vec![Command::LoadObject {
+                bucket: "lambda-artifacts-00000000".into(),
+                key: "newer.json".into(),
+            }]
+        );
+        assert!(app.is_loading(), "the spinner turns while it loads");
+        // An answer for an object the preview no longer shows is dropped.
+        app.update(Action::ObjectLoaded {
+            key: "older.json".into(),
+            result: Ok(head("older.json", "old")),
+        });
+        assert!(app.preview.as_ref().unwrap().loading);
+        app.update(Action::ObjectLoaded {
+            key: "newer.json".into(),
+            result: Ok(head("newer.json", "{\"a\": [1, 2]}")),
+        });
+        let preview = app.shown_preview().unwrap();
+        assert!(preview.json);
+        assert_eq!(preview.lines.len(), 6, "{:?}", preview.lines);
+    }
+
+    #[test]
+    fn the_preview_takes_the_moving_keys_until_esc_closes_it() {
+        let mut app = app_with_objects();
+        app.update(Action::Enter);
+        app.update(Action::ObjectLoaded {
+            key: "newer.json".into(),
+            result: Ok(head("newer.json", "1\n2\n3\n")),
+        });
+        app.update(Action::Down);
+        assert_eq!(app.preview.as_ref().unwrap().cursor.selected, 1);
+        assert_eq!(
+            app.objects_cursor.selected, 0,
+            "the list stays where it was"
+        );
+        app.update(Action::Back);
+        assert!(app.preview.is_none());
+        app.update(Action::Down);
+        assert_eq!(app.objects_cursor.selected, 1, "the list moves again");
+    }
+
+    #[test]
+    fn another_pane_closes_the_preview_and_takes_the_focus() {
+        let mut app = app_with_objects();
+        app.update(Action::Enter);
+        app.update(Action::FocusLogs);
+        assert!(app.preview.is_none());
+        assert_eq!(app.focus, PaneId::Logs);
+        // The help on top keeps Esc for itself.
+        app.update(Action::FocusObjects);
+        app.update(Action::Enter);
+        app.update(Action::ToggleHelp);
+        app.update(Action::Back);
+        assert!(!app.show_help);
+        assert!(app.preview.is_some());
+    }
+
+    #[test]
+    fn enter_on_an_empty_bucket_opens_nothing() {
+        let mut app = loaded_app();
+        app.update(Action::ObjectsLoaded(Ok(Vec::new())));
+        app.update(Action::FocusObjects);
+        assert!(app.update(Action::Enter).is_empty());
+        assert!(app.preview.is_none());
     }
 
     #[test]

@@ -165,6 +165,12 @@ async fn perform(
         Command::LoadObjects { bucket } => {
             Action::ObjectsLoaded(clients.list_objects(&bucket).await)
         }
+        Command::LoadObject { bucket, key } => {
+            let result = clients
+                .read_object_head(&bucket, &key, super::preview::PREVIEW_BYTES)
+                .await;
+            Action::ObjectLoaded { key, result }
+        }
         Command::LoadStreams { log_group } => {
             Action::StreamsLoaded(clients.list_log_streams(&log_group, STREAM_LIMIT).await)
         }

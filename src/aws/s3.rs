@@ -1,7 +1,7 @@
 //! S3: the objects the function wrote and the recorded digest file.
 
 use super::{AwsClients, AwsError, absent_if_not_found, sdk_error};
-use crate::model::{Digest, ObjectInfo, time_from_millis};
+use crate::model::{Digest, ObjectHead, ObjectInfo, time_from_millis};
 
 /// Where the deploy pipeline records the digest the function runs.
 pub const DIGEST_KEY: &str = "lambda-python/image_digest.txt";
@@ -69,6 +69,65 @@ impl AwsClients {
 }
 
 impl AwsClients {
+    /// Reads the first `limit` bytes of an object (all of it when it is smaller), for a
+    /// preview: one ranged GetObject, so a large object costs no more than its start.
+    pub async fn read_object_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: usize,
+    ) -> Result<ObjectHead, AwsError> {
+        let doing = format!("reading s3://{bucket}/{key}");
+        let response = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", limit.max(1) - 1))
+            .send()
+            .await
+            .map_err(|error| sdk_error(&doing, &error));
+        let output = match response {
+            Ok(output) => output,
+            // An empty object has no first byte for a range to start at.
+            Err(error) if error.code.as_deref() == Some("InvalidRange") => {
+                return Ok(ObjectHead {
+                    key: key.to_owned(),
+                    bytes: Vec::new(),
+                    total_bytes: Some(0),
+                    content_type: None,
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        // `bytes 0-65535/300000` names the whole size; without a range answer, the length is it.
+        let total_bytes = output
+            .content_range()
+            .and_then(|range| range.rsplit_once('/'))
+            .and_then(|(_, total)| total.parse().ok())
+            .or_else(|| {
+                output
+                    .content_length()
+                    .and_then(|length| u64::try_from(length).ok())
+            });
+        let content_type = output.content_type().map(str::to_owned);
+        let body = output.body.collect().await.map_err(|error| AwsError {
+            doing,
+            code: None,
+            message: error.to_string(),
+            request_id: None,
+        })?;
+        let mut bytes = body.into_bytes().to_vec();
+        // A server that ignores the range sends everything; keep to the limit all the same.
+        bytes.truncate(limit);
+        Ok(ObjectHead {
+            key: key.to_owned(),
+            bytes,
+            total_bytes,
+            content_type,
+        })
+    }
+
     /// Writes one small text object.
     pub async fn put_text(
         &self,

@@ -127,7 +127,7 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::PageDown => "page down",
         Action::Top => "go to the first row",
         Action::Bottom => "go to the last row",
-        Action::Enter => "Logs: open the stream's events; Images: roll back to the image",
+        Action::Enter => "Logs: the stream's events; Objects: preview it; Images: roll back to it",
         Action::Back => "back, close, or cancel the running deploy",
         Action::Deploy => "build and deploy (asks before the update)",
         Action::ToggleLive => "Logs: the live tail of every stream, or the selected stream",

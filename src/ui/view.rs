@@ -100,6 +100,8 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         draw_deploy(frame, logs, deploy, app, theme);
     } else if let Some(invoke) = &app.invoke {
         draw_invoke(frame, logs, invoke, app, theme, view);
+    } else if let Some(preview) = app.shown_preview() {
+        draw_preview(frame, logs, preview, app, theme);
     } else {
         draw_streams(frame, streams, app, theme, &mut view.streams);
         if app.logs_view == crate::app::LogsView::Live {
@@ -152,6 +154,21 @@ fn key_hints(app: &App, keymap: &Keymap) -> String {
     }
 
     let key = |action: Action| keymap.key_for(&action).unwrap_or_else(|| "-".to_owned());
+    if app.shown_preview().is_some() {
+        return [
+            format!("{}/{} move", key(Action::Down), key(Action::Up)),
+            format!("{}/{} page", key(Action::PageDown), key(Action::PageUp)),
+            format!("{}/{} first/last", key(Action::Top), key(Action::Bottom)),
+            format!(
+                "{}/{} sideways",
+                key(Action::ScrollLeft),
+                key(Action::ScrollRight)
+            ),
+            format!("{} close the preview", key(Action::Back)),
+            format!("{} quit", key(Action::Quit)),
+        ]
+        .join("  ");
+    }
     let mut hints = vec![
         format!("{}/{} move", key(Action::Down), key(Action::Up)),
         format!("{}/{} page", key(Action::PageDown), key(Action::PageUp)),
@@ -162,7 +179,7 @@ fn key_hints(app: &App, keymap: &Keymap) -> String {
             hints.push(format!("{} streams", key(Action::Back)));
         }
         PaneId::Images => hints.push(format!("{} roll back", key(Action::Enter))),
-        PaneId::Objects => {}
+        PaneId::Objects => hints.push(format!("{} preview", key(Action::Enter))),
     }
     hints.push(format!("{} deploy", key(Action::Deploy)));
     hints.push(format!("{} invoke", key(Action::OpenInvoke)));
@@ -822,6 +839,69 @@ fn draw_deploy(frame: &mut Frame, area: Rect, deploy: &DeployView, app: &App, th
     }
 }
 
+/// The preview of an object, where the logs are: its lines as a terminal would show them (JSON
+/// pretty-printed), numbered, with the highlighted line kept in sight. Only the rows that fit
+/// are drawn.
+fn draw_preview(
+    frame: &mut Frame,
+    area: Rect,
+    preview: &crate::app::preview::ObjectPreview,
+    app: &App,
+    theme: Theme,
+) {
+    let mut title = format!("object  {}", sanitize_line(&preview.key));
+    if preview.json {
+        title.push_str("  · JSON");
+    }
+    if let Some(total) = preview.partial_of {
+        let read = i64::try_from(crate::app::preview::PREVIEW_BYTES).ok();
+        let total = i64::try_from(total).ok();
+        title = format!("{title}  · the first {} of {}", size(read), size(total));
+    }
+    let block = pane_block(&title, true, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let placeholder = match &preview.error {
+        Some(error) => Some(Line::styled(
+            sanitize_line(&error.to_string()),
+            theme.error(),
+        )),
+        None if preview.loading => Some(Line::raw(format!("{} {}", spinner(app), theme::LOADING))),
+        None if preview.lines.is_empty() => Some(Line::styled("the object is empty", theme.dim())),
+        None => None,
+    };
+    if let Some(line) = placeholder {
+        frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), inner);
+        return;
+    }
+    let height = usize::from(inner.height).max(1);
+    let selected = preview.cursor.selected.min(preview.lines.len() - 1);
+    let first = (selected + 1).saturating_sub(height);
+    let gutter = preview.lines.len().to_string().len();
+    let columns = usize::from(inner.width).saturating_sub(gutter + 1).max(1);
+    let lines: Vec<Line> = preview
+        .lines
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(index, text)| {
+            let mut spans = vec![Span::styled(
+                format!("{:>gutter$} ", index + 1),
+                theme.dim(),
+            )];
+            spans.extend(output_line(text, preview.scroll, columns, theme).spans);
+            let row = Line::from(spans);
+            if index == selected {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
 /// The invoke view: the payload editor beside the last answer.
 fn draw_invoke(
     frame: &mut Frame,
@@ -1426,6 +1506,80 @@ mod tests {
         // Columns 0-2 are `ab` and the first half of 日: its second half shows as a space.
         assert!(text.contains("7a7a7a  本語のログ end"), "{text}");
         assert!(!text.contains('日'), "{text}");
+    }
+
+    /// The loaded app previewing `key`, whose start is `bytes` of an object of `total` bytes.
+    fn app_previewing(key: &str, bytes: &[u8], total: u64) -> App {
+        let mut app = loaded_app();
+        app.update(Action::FocusObjects);
+        app.preview = Some(crate::app::preview::ObjectPreview::opening(key.into()));
+        app.update(Action::ObjectLoaded {
+            key: key.into(),
+            result: Ok(crate::model::ObjectHead {
+                key: key.into(),
+                bytes: bytes.to_vec(),
+                total_bytes: Some(total),
+                content_type: None,
+            }),
+        });
+        app
+    }
+
+    #[test]
+    fn an_object_preview_shows_hostile_text_safely() {
+        let hostile = "tab\there \u{1b}[31mred\u{1b}[0m \u{1b}]0;pwned\u{7}title gone\n\
+                       upload 10%\rupload 100%\n\
+                       bell\u{7} nul\u{0} esc\u{1b} del\u{7f} bidi\u{202e}txt\n\
+                       日本語のログ 👍🏽 👨\u{200d}👩\u{200d}👧 e\u{301}\n\
+                       \u{1b}[2J\u{1b}[Hcleared nothing\n";
+        let app = app_previewing("data-hostile.txt", hostile.as_bytes(), hostile.len() as u64);
+        let terminal = render(&app, 120, 40);
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("object  data-hostile.txt"), "{text}");
+        assert!(text.contains("tab     here red title gone"), "{text}");
+        assert!(
+            text.contains("upload 100%") && !text.contains("10%"),
+            "{text}"
+        );
+        // A lone ESC starts a sequence, as on a terminal (`ESC SP d` here), dropped whole.
+        assert!(text.contains("bell␇ nul␀ escel␡ bidi\u{fffd}txt"), "{text}");
+        assert!(text.contains("cleared nothing"), "{text}");
+        assert!(
+            !text.lines().any(|row| row.chars().any(char::is_control)),
+            "{text}"
+        );
+        let red = cells_from(terminal.backend().buffer(), "red title");
+        assert_eq!(red[0].fg, ratatui::style::Color::Red);
+        assert!(text.contains("close the preview"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_large_single_line_json_object_is_pretty_printed_and_a_partial_one_says_so() {
+        let items: Vec<String> = (0..6_000)
+            .map(|n| format!(r#"{{"id":{n},"title":"item {n} of a long single-line document"}}"#))
+            .collect();
+        let document = format!(r#"{{"items":[{}]}}"#, items.join(","));
+        assert!(document.len() > 300_000);
+        let mut app = app_previewing("data-big.json", document.as_bytes(), document.len() as u64);
+        app.update(Action::Bottom);
+        let text = format!("{}", render(&app, 120, 40).backend());
+        assert!(text.contains("object  data-big.json  · JSON"), "{text}");
+        assert!(
+            text.contains(r#""title": "item 5999 of a long single-line document""#),
+            "{text}"
+        );
+        assert!(text.contains("24004 }"), "the last of 24,004 lines: {text}");
+
+        let start = &document.as_bytes()[..1024 * 1024 / 4];
+        let partial = app_previewing("data-big.json", start, 3 * 1024 * 1024);
+        let text = format!("{}", render(&partial, 120, 40).backend());
+        assert!(text.contains("the first 1 MiB of 3 MiB"), "{text}");
+        assert!(
+            !text.contains("· JSON"),
+            "a document's start is shown as text: {text}"
+        );
+        assert!(text.contains(r#"1 {"items":[{"id":0,"#), "{text}");
     }
 
     #[test]
