@@ -1419,7 +1419,7 @@ mod tests {
             let symbols: Vec<&str> = row.iter().map(ratatui::buffer::Cell::symbol).collect();
             let text = symbols.concat();
             if let Some(byte) = text.find(needle) {
-                // Count the cells before the match; a wide character's second cell is empty.
+                // The cell where the match starts: symbols are counted as the text was made.
                 let mut consumed = 0;
                 let column = symbols
                     .iter()
