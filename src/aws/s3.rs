@@ -52,13 +52,8 @@ impl AwsClients {
         let Some(output) = absent_if_not_found(response)? else {
             return Ok(None);
         };
-        let bytes = output.body.collect().await.map_err(|error| AwsError {
-            doing: doing.clone(),
-            code: None,
-            message: error.to_string(),
-            request_id: None,
-        })?;
-        let text = String::from_utf8_lossy(&bytes.into_bytes()).into_owned();
+        let bytes = read_body(output.body, &doing).await?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         Digest::find_in(&text).map(Some).ok_or_else(|| AwsError {
             doing,
             code: None,
@@ -66,6 +61,18 @@ impl AwsClients {
             request_id: None,
         })
     }
+}
+
+/// Reads an object's body to the end; a connection lost on the way is an error of `doing`.
+async fn read_body(
+    body: aws_sdk_s3::primitives::ByteStream,
+    doing: &str,
+) -> Result<Vec<u8>, AwsError> {
+    let collected = body
+        .collect()
+        .await
+        .map_err(|error| AwsError::new(doing, error.to_string()))?;
+    Ok(collected.into_bytes().to_vec())
 }
 
 impl AwsClients {
@@ -111,13 +118,7 @@ impl AwsClients {
                     .and_then(|length| u64::try_from(length).ok())
             });
         let content_type = output.content_type().map(str::to_owned);
-        let body = output.body.collect().await.map_err(|error| AwsError {
-            doing,
-            code: None,
-            message: error.to_string(),
-            request_id: None,
-        })?;
-        let mut bytes = body.into_bytes().to_vec();
+        let mut bytes = read_body(output.body, &doing).await?;
         // A server that ignores the range sends everything; keep to the limit all the same.
         bytes.truncate(limit);
         Ok(ObjectHead {
