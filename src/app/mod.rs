@@ -489,11 +489,6 @@ impl App {
             Action::Enter if self.focus == PaneId::Logs => self.logs_focus = LogsFocus::Events,
             Action::Enter if self.focus == PaneId::Images => self.ask_rollback(),
             Action::Enter => return self.open_preview(),
-            Action::FocusNext => self.focus = self.focus.step(true),
-            Action::FocusPrevious => self.focus = self.focus.step(false),
-            Action::FocusImages => self.focus = PaneId::Images,
-            Action::FocusObjects => self.focus = PaneId::Objects,
-            Action::FocusLogs => self.focus = PaneId::Logs,
             Action::DeployProgress(event) => {
                 if let Some(view) = &mut self.deploy {
                     view.apply(event, std::time::Instant::now());
@@ -506,6 +501,11 @@ impl App {
                 // Even a declined or failed deploy may have pushed an image worth listing.
                 return self.refresh();
             }
+            Action::FocusNext => self.focus = self.focus.step(true),
+            Action::FocusPrevious => self.focus = self.focus.step(false),
+            Action::FocusImages => self.focus = PaneId::Images,
+            Action::FocusObjects => self.focus = PaneId::Objects,
+            Action::FocusLogs => self.focus = PaneId::Logs,
             Action::Up
             | Action::Down
             | Action::PageUp
@@ -843,7 +843,6 @@ impl App {
         vec![Command::StartDeploy { request, approval }]
     }
 
-    /// Opens the rollback dialog for the selected image, unless the function already runs it.
     /// Gives the open preview the actions it takes (moving through it, Esc closing it): `true`
     /// when it took the action. Another pane's focus closes it, and the focus moves all the
     /// same; the help, a prompt or a dialog on top keeps their keys.
@@ -897,6 +896,7 @@ impl App {
         }]
     }
 
+    /// Opens the rollback dialog for the selected image, unless the function already runs it.
     fn ask_rollback(&mut self) {
         let Some(image) = self
             .images
