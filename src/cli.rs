@@ -333,7 +333,16 @@ struct Resolved {
 async fn resolve(command_line: CommandLine) -> anyhow::Result<Resolved> {
     let settings = Settings::load(command_line)?;
     let clients = connect(&settings, None).await?;
-    let function = clients.get_function(&settings.function).await?;
+    let function = clients.get_function(&settings.function).await.map_err(|error| {
+        if error.is_not_found() {
+            anyhow::anyhow!(
+                "{error}; name the function with --function, LAMBDACTL_FUNCTION or `function` in \
+                 lambdactl.toml"
+            )
+        } else {
+            error.into()
+        }
+    })?;
     let targets = Targets::discover(&settings, &function);
     Ok(Resolved {
         clients,
@@ -543,7 +552,9 @@ async fn invoke(command_line: CommandLine, args: &InvokeArgs) -> anyhow::Result<
         Some(json) => json.to_owned(),
         None => String::new(),
     };
-    let payload = check_payload(&text).map_err(anyhow::Error::msg)?;
+    let payload = check_payload(&text).map_err(|reason| {
+        anyhow::anyhow!("{reason}; give --payload a JSON text or @FILE with JSON in it")
+    })?;
     let resolved = resolve(command_line).await?;
     let name = resolved.function.name.clone();
     let function = wait_until_invocable(&resolved.clients, resolved.function.clone()).await?;

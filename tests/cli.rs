@@ -205,6 +205,7 @@ fn errors_are_one_readable_line(sandbox: &TestSandbox) {
         "{stderr}"
     );
     assert!(stderr.contains("ResourceNotFoundException"), "{stderr}");
+    assert!(stderr.contains("--function"), "says what to do: {stderr}");
     assert!(missing.stdout.is_empty());
 
     let bad_flag = sandbox.run(&["status", "--no-such-flag"]);

@@ -79,6 +79,7 @@ fn invoke_sends_json_once_and_reports_what_came_back() {
         stderr.contains("not JSON") && stderr.contains("column"),
         "{stderr}"
     );
+    assert!(stderr.contains("--payload"), "says what to pass: {stderr}");
 
     let missing = sandbox.run(&["--function", "no-such-function", "invoke"]);
     assert_eq!(missing.status.code(), Some(1));

@@ -61,7 +61,7 @@ impl Keymap {
         self.bindings
             .iter()
             .filter(|(_, bound)| *bound == action)
-            .map(|(key, _)| key.to_string())
+            .map(|(key, _)| key_label(key))
             .min_by_key(String::len)
     }
 
@@ -70,12 +70,26 @@ impl Keymap {
         let mut grouped: Vec<(Action, Vec<String>)> = Vec::new();
         for (key, action) in &self.bindings {
             match grouped.iter_mut().find(|(known, _)| known == action) {
-                Some((_, keys)) => keys.push(key.to_string()),
-                None => grouped.push((action.clone(), vec![key.to_string()])),
+                Some((_, keys)) => keys.push(key_label(key)),
+                None => grouped.push((action.clone(), vec![key_label(key)])),
             }
         }
         grouped.sort_by_key(|(action, _)| super::theme::action_order(action));
         grouped
+    }
+}
+
+/// A key as the user knows it: `G` and `Shift-Tab` where crokey says `Shift-g` and `BackTab`.
+fn key_label(key: &KeyCombination) -> String {
+    let name = key.to_string();
+    if name == "BackTab" {
+        return "Shift-Tab".to_owned();
+    }
+    match name.strip_prefix("Shift-") {
+        Some(letter) if letter.chars().count() == 1 && letter.chars().all(char::is_alphabetic) => {
+            letter.to_uppercase()
+        }
+        _ => name,
     }
 }
 
@@ -152,6 +166,20 @@ mod tests {
             keymap.action_for(press(KeyCode::Char('z'), KeyModifiers::NONE)),
             None
         );
+    }
+
+    #[test]
+    fn keys_are_named_as_the_user_types_them() {
+        let keymap = Keymap::with_overrides(&BTreeMap::new()).unwrap();
+        assert_eq!(keymap.key_for(&Action::Bottom).as_deref(), Some("G"));
+        assert_eq!(keymap.key_for(&Action::PreviousMatch).as_deref(), Some("N"));
+        let previous = keymap
+            .keys_by_action()
+            .into_iter()
+            .find(|(action, _)| *action == Action::FocusPrevious)
+            .map(|(_, keys)| keys);
+        assert_eq!(previous, Some(vec!["Shift-Tab".to_owned()]));
+        assert_eq!(keymap.key_for(&Action::Quit).as_deref(), Some("q"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::app::{App, Cursor, Loadable, LogsFocus, PaneId};
 use crate::model::Digest;
 use crate::pipeline::plan::StepStatus;
 use crate::pipeline::run::DeployAction;
-use crate::text::{keep_end, parse_styled_window, sanitize_line};
+use crate::text::{keep_end, parse_styled_line, parse_styled_window, sanitize_line};
 use std::time::Instant;
 
 /// The smallest terminal the layout works in.
@@ -459,7 +459,9 @@ fn draw_objects(frame: &mut Frame, area: Rect, app: &App, theme: Theme, state: &
         .collect();
     let widths = vec![Constraint::Min(20), Constraint::Length(SIZE_WIDTH)];
     let header = header_row(&["KEY", "SIZE"]);
-    let block = pane_block(&title, app.focus == PaneId::Objects, theme);
+    // An open preview takes the keys, so it has the focused border instead.
+    let focused = app.focus == PaneId::Objects && app.shown_preview().is_none();
+    let block = pane_block(&title, focused, theme);
     draw_table(
         frame,
         area,
@@ -565,15 +567,21 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         minutes if minutes % 60 == 0 => format!("{} h", minutes / 60),
         minutes => format!("{minutes} min"),
     };
-    let mut title = format!(
+    let title = format!(
         "live · all streams · last {window} · {mode} · {} events",
         live.len()
     );
-    if let Some(waiting) = &live.waiting {
-        title = format!("{title} · {}", sanitize_line(waiting));
-    }
     let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Events;
-    let block = pane_block(&title, focused, theme);
+    let mut block = pane_block(&title, focused, theme);
+    // The follower's state goes on the bottom border, whose whole width it may need; what does
+    // not fit is cut with a marker.
+    if let Some(waiting) = &live.waiting {
+        let width = usize::from(area.width.saturating_sub(4));
+        let mut note = styled::to_line(&parse_styled_line(&sanitize_line(waiting), width), false);
+        note.spans.insert(0, Span::raw(" "));
+        note.spans.push(Span::raw(" "));
+        block = block.title_bottom(note.style(theme.warning()));
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if live.is_empty() {
@@ -949,7 +957,14 @@ fn draw_invoke(
         }
     }
     let block = pane_block("response", false, theme);
-    frame.render_widget(Paragraph::new(lines).block(block), result_area);
+    // A long reason or response line wraps rather than losing its end; log tail lines are
+    // already cut to the width, with a marker.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        result_area,
+    );
 }
 
 /// The answer: a verdict line, the response pretty-printed, then the decoded log tail, whose
@@ -1495,6 +1510,31 @@ mod tests {
             matched[0].fg,
             ratatui::style::Color::Red,
             "FAIL keeps its red"
+        );
+    }
+
+    #[test]
+    fn the_followers_note_takes_the_bottom_border_and_is_cut_with_a_marker() {
+        let mut app = app_tailing(&["one line"]);
+        app.update(Action::TailNote(
+            "live tail unavailable (HTTP 500 without an error code; the endpoint may not offer \
+             StartLiveTail); polling, trying it again in 5 min"
+                .into(),
+        ));
+        let text = format!("{}", render(&app, 120, 40).backend());
+        let border = text
+            .lines()
+            .find(|row| row.contains(" live tail unavailable (HTTP 500"))
+            .unwrap_or_else(|| panic!("the note is on a border: {text}"));
+        assert!(border.contains("└") || border.contains("┘"), "{border}");
+        assert!(border.contains('…'), "cut, and says so: {border}");
+        let title = text
+            .lines()
+            .find(|row| row.contains("live · all streams"))
+            .unwrap();
+        assert!(
+            title.contains("6 events ─") && !title.contains("unavailable"),
+            "the title keeps its own: {title}"
         );
     }
 
