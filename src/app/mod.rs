@@ -706,6 +706,17 @@ impl App {
             Some(index) => {
                 self.live_cursor.selected = index;
                 self.live.following = false;
+                let wrapped = if forward {
+                    index <= from
+                } else {
+                    index >= from
+                };
+                self.notice = Some(format!(
+                    "match at event {} of {}{}",
+                    index + 1,
+                    self.live.len(),
+                    if wrapped { ", wrapped around" } else { "" }
+                ));
             }
             None if self.live.search.is_some() => {
                 self.notice = Some("no event in the live tail matches the search".to_owned());
@@ -1100,6 +1111,44 @@ mod tests {
             total_bytes: Some(text.len() as u64),
             content_type: None,
         }
+    }
+
+    #[test]
+    fn search_jumps_between_matches_and_says_where_it_landed() {
+        let mut app = loaded_app();
+        let events = ["a match", "other", "match two"]
+            .iter()
+            .enumerate()
+            .map(|(n, message)| LogEvent {
+                timestamp: chrono::DateTime::from_timestamp(
+                    1_764_820_800 + i64::try_from(n).unwrap(),
+                    0,
+                )
+                .unwrap(),
+                stream: "s".into(),
+                message: (*message).into(),
+                event_id: Some(n.to_string()),
+            })
+            .collect();
+        app.update(Action::TailEvents(events));
+        app.update(Action::Search);
+        app.update(Action::SubmitPrompt("MATCH".into()));
+        assert_eq!(app.live_cursor.selected, 0);
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("match at event 1 of 3, wrapped around")
+        );
+        app.update(Action::Decline);
+        assert_eq!(app.live_cursor.selected, 2);
+        assert_eq!(app.notice.as_deref(), Some("match at event 3 of 3"));
+        app.update(Action::PreviousMatch);
+        assert_eq!(app.notice.as_deref(), Some("match at event 1 of 3"));
+        app.update(Action::Search);
+        app.update(Action::SubmitPrompt("absent".into()));
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("no event in the live tail matches the search")
+        );
     }
 
     #[test]
