@@ -2,9 +2,10 @@
 //! (`StartLiveTail`) pushes new events about once a second; where it does not, and around
 //! sessions, `FilterLogEvents` is polled every second.
 //!
-//! Each poll starts a little before the newest event already seen, so events ingested late and
-//! the rest of a same-millisecond burst are fetched again; the cursor then keeps every event to
-//! exactly one appearance. Live-tail events carry no event id, so while live tail may be used
+//! Each poll starts a little before the newest event already seen ([`RECENT_OVERLAP`]), so the
+//! rest of a same-millisecond burst and events a few seconds late are fetched again; every
+//! [`SWEEP_EVERY`]th poll reaches back the whole window ([`DEFAULT_OVERLAP`]) for events ingested
+//! later than that. The cursor then keeps every event to exactly one appearance. Live-tail events carry no event id, so while live tail may be used
 //! the cursor tells events apart by stream, timestamp and message, which a session and a poll
 //! share.
 //!
@@ -27,8 +28,25 @@ use crate::aws::{AwsClients, AwsError, LiveTailMessage, LiveTailSession, LiveTai
 use crate::model::LogEvent;
 use crate::text::shown_text;
 
-/// How far before the newest seen event each poll starts, by default.
+/// How far before the newest seen event a sweep starts, by default: an event ingested up to this
+/// late is still shown.
 pub const DEFAULT_OVERLAP: Duration = Duration::seconds(60);
+
+/// How far before the newest seen event an ordinary poll starts: the rest of a same-millisecond
+/// burst, and the usual ingestion delay of a few seconds. Reaching back the whole window every
+/// second would read a busy group's last minute on each poll (120,000 events at 2,000 a second,
+/// a dozen pages), against FilterLogEvents' low per-account request quota.
+pub const RECENT_OVERLAP: Duration = Duration::seconds(10);
+
+/// Every this many polls, one is a sweep of the whole window.
+pub const SWEEP_EVERY: u32 = 10;
+
+/// Whether the poll numbered `poll` (from 0) reaches back the whole window: the first, every
+/// [`SWEEP_EVERY`]th, and the first after a failure, which may have hidden late events for a
+/// while.
+pub fn is_sweep(poll: u32, after_failure: bool) -> bool {
+    after_failure || poll.is_multiple_of(SWEEP_EVERY)
+}
 
 /// How the cursor tells one event from another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,21 +87,31 @@ impl TailCursor {
         }
     }
 
-    /// Where the next poll starts: the overlap before the newest event, never before `since`.
-    /// A backfill after a live-tail session starts here too, so it covers the session's last
+    /// Where a sweep starts: the overlap before the newest event, never before `since`. A
+    /// backfill after a live-tail session starts here too, so it covers the session's last
     /// moments as well as the gap.
-    pub fn next_start(&self) -> DateTime<Utc> {
+    pub fn window_start(&self) -> DateTime<Utc> {
+        self.start_before_newest(self.overlap)
+    }
+
+    /// Where an ordinary poll starts: [`RECENT_OVERLAP`] before the newest event, never before
+    /// the window.
+    pub fn recent_start(&self) -> DateTime<Utc> {
+        self.start_before_newest(RECENT_OVERLAP.min(self.overlap))
+    }
+
+    fn start_before_newest(&self, overlap: Duration) -> DateTime<Utc> {
         self.newest
-            .map_or(self.start, |newest| (newest - self.overlap).max(self.start))
+            .map_or(self.start, |newest| (newest - overlap).max(self.start))
     }
 
     /// Keeps the events not seen before, in time order, and remembers them. Events older than
-    /// [`next_start`](Self::next_start) are dropped: a poll never fetches them, and a live-tail
+    /// [`window_start`](Self::window_start) are dropped: a poll never fetches them, and a live-tail
     /// session could bring one again after the cursor forgot it (the sandbox's stand-in sends
     /// the group's oldest events with every session). So a live-tail event stamped more than
     /// the overlap before the newest one seen is not shown, as polling would not show it.
     pub fn accept(&mut self, events: Vec<LogEvent>) -> Vec<LogEvent> {
-        let horizon = self.next_start().timestamp_millis();
+        let horizon = self.window_start().timestamp_millis();
         let identity = self.identity;
         // Only a digest per event is made, as most events of a poll were seen before.
         let mut fresh: Vec<(IdentityDigest, LogEvent)> = events
@@ -104,7 +132,7 @@ impl TailCursor {
             self.newest = self.newest.max(Some(event.timestamp));
         }
         // Identities older than any future poll can return are no longer needed.
-        let horizon = self.next_start();
+        let horizon = self.window_start();
         self.seen.retain(|_, at| *at >= horizon);
         fresh.into_iter().map(|(_, event)| event).collect()
     }
@@ -488,6 +516,7 @@ pub async fn follow(
         plan: LivePlan::new(live, Instant::now()),
         delays: poll_backoff(),
         failing: false,
+        polls: 0,
         gap: None,
         emit,
     };
@@ -518,6 +547,8 @@ struct Follower<'a, F> {
     delays: backon::ExponentialBackoff,
     /// Whether the last poll failed.
     failing: bool,
+    /// How many polls have been made, for the sweeps' turn.
+    polls: u32,
     /// Since a session ended: how many events polling has brought in.
     gap: Option<usize>,
     emit: F,
@@ -538,10 +569,16 @@ impl<F: FnMut(TailUpdate) -> ControlFlow<()>> Follower<'_, F> {
         }
     }
 
-    /// Polls once from the cursor's start; the new events, not yet shown.
-    async fn fetch(&mut self) -> Result<Vec<LogEvent>, AwsError> {
+    /// Polls once, from the start of the window for a sweep, else from the recent overlap; the
+    /// new events, not yet shown.
+    async fn fetch(&mut self, sweep: bool) -> Result<Vec<LogEvent>, AwsError> {
+        let since = if sweep {
+            self.cursor.window_start()
+        } else {
+            self.cursor.recent_start()
+        };
         let query = crate::aws::EventQuery {
-            since: Some(self.cursor.next_start()),
+            since: Some(since),
             filter_pattern: self.filter_pattern.clone(),
             limit: None,
             polling: true,
@@ -551,7 +588,9 @@ impl<F: FnMut(TailUpdate) -> ControlFlow<()>> Follower<'_, F> {
     }
 
     async fn poll(&mut self) -> ControlFlow<(), std::time::Duration> {
-        match self.fetch().await {
+        let sweep = is_sweep(self.polls, self.failing);
+        self.polls = self.polls.wrapping_add(1);
+        match self.fetch(sweep).await {
             Ok(fresh) => {
                 if let Some(gap) = &mut self.gap {
                     *gap += fresh.len();
@@ -594,7 +633,7 @@ impl<F: FnMut(TailUpdate) -> ControlFlow<()>> Follower<'_, F> {
             Ok(session) => session,
             Err(unavailable) => return self.unavailable(unavailable),
         };
-        let backfilled = match self.fetch().await {
+        let backfilled = match self.fetch(true).await {
             Ok(fresh) => fresh,
             Err(error) => {
                 drop(session);
@@ -677,7 +716,7 @@ mod tests {
         let first = cursor.accept(vec![event(1, 100), event(2, 200)]);
         assert_eq!(first.len(), 2);
         assert_eq!(
-            cursor.next_start(),
+            cursor.window_start(),
             since(),
             "the window never starts before since"
         );
@@ -702,9 +741,35 @@ mod tests {
     fn late_events_inside_the_overlap_are_caught_and_the_window_follows_the_newest() {
         let mut cursor = TailCursor::new(since(), Duration::seconds(30));
         cursor.accept(vec![event(1, 60_000)]);
-        assert_eq!(cursor.next_start(), since() + Duration::seconds(30));
+        assert_eq!(cursor.window_start(), since() + Duration::seconds(30));
         let late = cursor.accept(vec![event(2, 45_000), event(1, 60_000)]);
         assert_eq!(late, vec![event(2, 45_000)]);
+    }
+
+    #[test]
+    fn ordinary_polls_reach_back_the_recent_overlap_and_sweeps_the_whole_window() {
+        let mut cursor = TailCursor::new(since(), Duration::seconds(60));
+        assert_eq!(cursor.recent_start(), since(), "nothing seen: from since");
+        cursor.accept(vec![event(1, 100_000)]);
+        assert_eq!(cursor.recent_start(), since() + Duration::seconds(90));
+        assert_eq!(cursor.window_start(), since() + Duration::seconds(40));
+        // A sweep finds an event later than the recent overlap, and shows it once.
+        let late = cursor.accept(vec![event(2, 50_000), event(1, 100_000)]);
+        assert_eq!(late, vec![event(2, 50_000)]);
+        let mut narrow = TailCursor::new(since(), Duration::seconds(5));
+        narrow.accept(vec![event(1, 100_000)]);
+        assert_eq!(
+            narrow.recent_start(),
+            narrow.window_start(),
+            "never further back than the window"
+        );
+    }
+
+    #[test]
+    fn the_first_poll_every_tenth_and_the_first_after_a_failure_are_sweeps() {
+        let sweeps: Vec<u32> = (0..25).filter(|&poll| is_sweep(poll, false)).collect();
+        assert_eq!(sweeps, [0, 10, 20]);
+        assert!(is_sweep(7, true));
     }
 
     #[test]
@@ -818,9 +883,9 @@ mod tests {
         let mut cursor =
             TailCursor::with_identity(since(), Duration::seconds(30), Identity::Content);
         cursor.accept(vec![live(&event(1, 20_000))]);
-        assert_eq!(cursor.next_start(), since(), "never before since");
+        assert_eq!(cursor.window_start(), since(), "never before since");
         cursor.accept(vec![live(&event(2, 90_000))]);
-        assert_eq!(cursor.next_start(), since() + Duration::seconds(60));
+        assert_eq!(cursor.window_start(), since() + Duration::seconds(60));
     }
 
     #[test]
