@@ -21,6 +21,9 @@ pub const DEFAULT_FUNCTION: &str = "python-lambda";
 pub const DEFAULT_CONTEXT: &str = ".";
 pub const DEFAULT_DOCKERFILE: &str = "docker/Dockerfile";
 
+/// The folder of saved payloads the invoke editor offers, relative to the current folder.
+pub const DEFAULT_PAYLOADS: &str = "assets/payloads";
+
 /// What `lambdactl.toml` may hold. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +46,8 @@ pub struct FileConfig {
     pub build_args: BTreeMap<String, String>,
     /// How many events the console's live tail keeps (default 100,000).
     pub tail_lines: Option<usize>,
+    /// The folder of saved payloads, relative to the current folder.
+    pub payloads: Option<PathBuf>,
     /// Key binding overrides: key name to action name, laid over the embedded defaults.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
@@ -99,6 +104,8 @@ pub struct Settings {
     pub build_args: BTreeMap<String, String>,
     /// How many events the live tail keeps; `None` takes the default.
     pub tail_lines: Option<usize>,
+    /// The folder whose JSON files the invoke editor offers as saved payloads.
+    pub payloads: PathBuf,
     pub keys: BTreeMap<String, String>,
     /// The file the settings were read from, for error messages and `status`.
     pub source_file: Option<PathBuf>,
@@ -148,6 +155,9 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DOCKERFILE)),
             build_args: file.build_args.into_iter().chain(cli.build_args).collect(),
             tail_lines: file.tail_lines,
+            payloads: file
+                .payloads
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_PAYLOADS)),
             keys: file.keys,
             source_file,
         }

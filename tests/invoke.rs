@@ -1,9 +1,11 @@
-//! `lambdactl invoke` against the sandbox, whose Lambda runs in moto's simple mode: the response
-//! is the event itself, or what the test queued through moto's control API.
+//! `lambdactl invoke` and the console's invoke view against the sandbox, whose Lambda runs in
+//! moto's simple mode: the response is the event itself, or what the test queued through moto's
+//! control API.
 
 mod common;
 
-use common::TestSandbox;
+use common::tmux::{Tmux, console_command};
+use common::{TestSandbox, needs};
 use serde_json::Value;
 
 /// Queues the body moto's simple mode answers the next invoke with.
@@ -84,4 +86,73 @@ fn invoke_sends_json_once_and_reports_what_came_back() {
     let missing = sandbox.run(&["--function", "no-such-function", "invoke"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"));
+}
+
+/// The status line, just above the key hints on the screen's last line.
+fn status_line(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .filter(|line| !line.trim().is_empty())
+        .nth(1)
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_editor_offers_the_projects_saved_payloads_and_after_a_restart_the_ones_sent_before() {
+    if !needs("tmux") {
+        return;
+    }
+    let Some(sandbox) = TestSandbox::start() else {
+        return;
+    };
+    // The project's payloads folder, relative to the folder the console runs in.
+    let folder = sandbox.folder().join("assets/payloads");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("order.json"), "{\n  \"order\": 4417\n}\n").unwrap();
+    let pid_file = sandbox.folder().join("pid");
+
+    let tmux = Tmux::start(&sandbox, "saved-payloads", &console_command(&pid_file));
+    tmux.wait_for(&["same as deployed"]);
+    tmux.keys(&["i"]);
+    tmux.wait_for(&["nothing sent yet"]);
+    tmux.keys(&["C-r"]);
+    let screen = tmux.wait_for(&["no payload sent to python-lambda before"]);
+    assert!(
+        status_line(&screen).contains("no payload sent"),
+        "said on the status line:\n{screen}"
+    );
+    tmux.keys(&["C-p"]);
+    let screen = tmux.wait_for(&["saved payload order.json (1 of 3)", "\"order\": 4417"]);
+    assert!(status_line(&screen).contains("order.json"), "{screen}");
+    tmux.keys(&["C-p"]);
+    tmux.wait_for(&["saved payload empty.json (2 of 3)"]);
+    tmux.keys(&["C-p", "C-p"]);
+    tmux.wait_for(&["saved payload order.json (1 of 3)"]);
+    tmux.keys(&["C-s"]);
+    // Simple mode answers with the event: the response is the file's payload.
+    let screen = tmux.wait_for(&["OK  HTTP 200"]);
+    let response = screen.split("OK  HTTP 200").nth(1).unwrap_or_default();
+    assert!(response.contains("\"order\": 4417"), "{screen}");
+    tmux.keys(&["Escape", "q"]);
+    tmux.wait_for(&["exited with 0"]);
+    drop(tmux);
+
+    let again = Tmux::start(&sandbox, "sent-before", &console_command(&pid_file));
+    again.wait_for(&["same as deployed"]);
+    again.keys(&["i"]);
+    again.wait_for(&["nothing sent yet"]);
+    again.keys(&["C-r"]);
+    let screen = again.wait_for(&["payload sent before: 1 of 1, newest first"]);
+    // The editor is the focused pane on the left, drawn with heavy borders.
+    let editor: String = screen
+        .lines()
+        .map(|line| line.split('┃').nth(1).unwrap_or_default())
+        .collect();
+    assert!(
+        editor.contains("\"order\": 4417"),
+        "the payload sent in the last session is back in the editor:\n{screen}"
+    );
+    again.keys(&["Escape", "q"]);
+    again.wait_for(&["exited with 0"]);
 }

@@ -22,6 +22,13 @@ pub struct InvokeView {
     pub result: Option<Result<InvokeReport, String>>,
     /// Payloads sent to this function before, newest first.
     pub history: Vec<String>,
+    /// The saved payloads Ctrl-P offers.
+    pub saved: Vec<super::payloads::SavedPayload>,
+    /// Which saved payload, and which payload sent before, comes next.
+    pub next_saved: usize,
+    pub next_earlier: usize,
+    /// A payload for the editor to take in place of its text, once.
+    pub for_editor: Option<String>,
 }
 
 /// How much longer than the function itself the client waits for an answer.

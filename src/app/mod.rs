@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod history;
 pub mod invoke;
+pub mod payloads;
 pub mod preview;
 pub mod tail;
 pub mod tasks;
@@ -80,6 +81,10 @@ pub enum Action {
     ScrollRight,
     /// Invoke: show the last invoke's request id in the live tail.
     JumpToRequest,
+    /// Invoke: put the next saved payload in the editor.
+    NextSavedPayload,
+    /// Invoke: put the next payload sent before (newest first) in the editor.
+    EarlierPayload,
     /// What was typed in the open prompt.
     #[serde(skip)]
     SubmitPrompt(String),
@@ -125,6 +130,8 @@ pub enum Action {
     },
     #[serde(skip)]
     HistoryLoaded(Vec<String>),
+    #[serde(skip)]
+    SavedPayloadsLoaded(Vec<payloads::SavedPayload>),
     #[serde(skip)]
     InvokeWaking(String),
     #[serde(skip)]
@@ -187,6 +194,10 @@ pub enum Command {
     /// Reads the payloads sent to the function before.
     LoadHistory {
         function: String,
+    },
+    /// Reads the saved payloads of the folder, and the built-in examples.
+    LoadSavedPayloads {
+        folder: std::path::PathBuf,
     },
     /// Puts a sent payload first in the function's history.
     RememberPayload {
@@ -452,14 +463,7 @@ impl App {
         }
         match action {
             Action::Quit => self.quit(),
-            Action::CycleTimeRange => {
-                let at = TAIL_WINDOWS
-                    .iter()
-                    .position(|&m| m == self.tail_minutes)
-                    .unwrap_or(0);
-                self.tail_minutes = TAIL_WINDOWS[(at + 1) % TAIL_WINDOWS.len()];
-                return self.restart_tail();
-            }
+            Action::CycleTimeRange => return self.cycle_time_range(),
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Back if self.show_help => self.show_help = false,
             Action::Back if self.prompt.is_some() => self.prompt = None,
@@ -475,7 +479,9 @@ impl App {
             | Action::SendInvoke { .. }
             | Action::InvokeWaking(_)
             | Action::HistoryLoaded(_)
+            | Action::SavedPayloadsLoaded(_)
             | Action::InvokeFinished(_) => return self.invoke_action(action),
+            Action::NextSavedPayload | Action::EarlierPayload => self.load_payload(&action),
             Action::ToggleLive
             | Action::ToggleFollow
             | Action::ToggleWrap
@@ -552,17 +558,26 @@ impl App {
         match action {
             Action::OpenInvoke => {
                 let view = self.invoke.take().unwrap_or_default();
-                let load = view.history.is_empty();
-                self.invoke = Some(view);
-                if load {
-                    return vec![Command::LoadHistory {
+                // The folder is read at every opening, so a file added meanwhile is offered.
+                let mut commands = vec![Command::LoadSavedPayloads {
+                    folder: self.settings.payloads.clone(),
+                }];
+                if view.history.is_empty() {
+                    commands.push(Command::LoadHistory {
                         function: self.settings.function.clone(),
-                    }];
+                    });
                 }
+                self.invoke = Some(view);
+                return commands;
             }
             Action::HistoryLoaded(history) => {
                 if let Some(view) = &mut self.invoke {
                     view.history = history;
+                }
+            }
+            Action::SavedPayloadsLoaded(saved) => {
+                if let Some(view) = &mut self.invoke {
+                    view.saved = saved;
                 }
             }
             Action::SendInvoke {
@@ -587,6 +602,16 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// The live tail's next time range, and a tail that starts there.
+    fn cycle_time_range(&mut self) -> Vec<Command> {
+        let at = TAIL_WINDOWS
+            .iter()
+            .position(|&m| m == self.tail_minutes)
+            .unwrap_or(0);
+        self.tail_minutes = TAIL_WINDOWS[(at + 1) % TAIL_WINDOWS.len()];
+        self.restart_tail()
     }
 
     /// The tail for the current window and filter, once the log group is known.
@@ -743,6 +768,47 @@ impl App {
         self.jump_to_match(true);
     }
 
+    /// Ctrl-P and Ctrl-R in the editor: the next saved payload, or the next one sent before,
+    /// goes into the editor, and the status line names it.
+    fn load_payload(&mut self, action: &Action) {
+        let Some(view) = &mut self.invoke else {
+            return;
+        };
+        let (text, notice) = if *action == Action::NextSavedPayload {
+            if view.saved.is_empty() {
+                let folder = self.settings.payloads.display();
+                self.notice = Some(format!("no saved payloads: put JSON files in {folder}/"));
+                return;
+            }
+            let at = view.next_saved % view.saved.len();
+            view.next_saved = at + 1;
+            let saved = &view.saved[at];
+            let notice = format!(
+                "saved payload {} ({} of {})",
+                saved.name,
+                at + 1,
+                view.saved.len()
+            );
+            (saved.text.clone(), notice)
+        } else {
+            if view.history.is_empty() {
+                let function = &self.settings.function;
+                self.notice = Some(format!("no payload sent to {function} before"));
+                return;
+            }
+            let at = view.next_earlier % view.history.len();
+            view.next_earlier = at + 1;
+            let notice = format!(
+                "payload sent before: {} of {}, newest first",
+                at + 1,
+                view.history.len()
+            );
+            (view.history[at].clone(), notice)
+        };
+        view.for_editor = Some(text);
+        self.notice = Some(notice);
+    }
+
     /// Checks the payload and, when it is JSON and no invoke is running, sends it.
     fn send_invoke(&mut self, payload: &str, asynchronous: bool) -> Vec<Command> {
         let view = self.invoke.get_or_insert_with(invoke::InvokeView::default);
@@ -764,6 +830,8 @@ impl App {
                     asynchronous,
                     started: Some(std::time::Instant::now()),
                     history,
+                    saved: std::mem::take(&mut view.saved),
+                    next_saved: view.next_saved,
                     ..invoke::InvokeView::default()
                 };
                 let function = self.settings.function.clone();
@@ -1111,6 +1179,78 @@ mod tests {
             total_bytes: Some(text.len() as u64),
             content_type: None,
         }
+    }
+
+    #[test]
+    fn saved_and_earlier_payloads_go_into_the_editor_named_in_the_status_line() {
+        let mut app = loaded_app();
+        app.settings.function = "python-lambda".into();
+        let opened = app.update(Action::OpenInvoke);
+        assert!(
+            opened
+                .iter()
+                .any(|command| matches!(command, Command::LoadSavedPayloads { .. })),
+            "opening the view reads the saved payloads"
+        );
+        app.update(Action::NextSavedPayload);
+        assert!(
+            app.notice
+                .as_deref()
+                .is_some_and(|notice| notice.starts_with("no saved payloads")),
+            "{:?}",
+            app.notice
+        );
+        let saved = |name: &str| payloads::SavedPayload {
+            name: name.into(),
+            text: format!("{{\"file\": \"{name}\"}}"),
+        };
+        app.update(Action::SavedPayloadsLoaded(vec![
+            saved("a.json"),
+            saved("b.json"),
+        ]));
+        let editor_takes = |app: &mut App, action: Action| {
+            app.update(action);
+            let view = app.invoke.as_mut().unwrap();
+            (
+                view.for_editor.take(),
+                app.notice.clone().unwrap_or_default(),
+            )
+        };
+        let (text, notice) = editor_takes(&mut app, Action::NextSavedPayload);
+        assert_eq!(text.as_deref(), Some("{\"file\": \"a.json\"}"));
+        assert_eq!(notice, "saved payload a.json (1 of 2)");
+        editor_takes(&mut app, Action::NextSavedPayload);
+        let (text, notice) = editor_takes(&mut app, Action::NextSavedPayload);
+        assert_eq!(text.as_deref(), Some("{\"file\": \"a.json\"}"), "it wraps");
+        assert_eq!(notice, "saved payload a.json (1 of 2)");
+
+        let (text, notice) = editor_takes(&mut app, Action::EarlierPayload);
+        assert_eq!(text, None, "nothing sent yet");
+        assert_eq!(notice, "no payload sent to python-lambda before");
+        app.update(Action::HistoryLoaded(vec![
+            "{\"n\": 2}".into(),
+            "{\"n\": 1}".into(),
+        ]));
+        editor_takes(&mut app, Action::EarlierPayload);
+        let (text, notice) = editor_takes(&mut app, Action::EarlierPayload);
+        assert_eq!(text.as_deref(), Some("{\"n\": 1}"));
+        assert_eq!(notice, "payload sent before: 2 of 2, newest first");
+
+        app.update(Action::SendInvoke {
+            payload: "{\"n\": 3}".into(),
+            asynchronous: false,
+        });
+        let (text, _) = editor_takes(&mut app, Action::EarlierPayload);
+        assert_eq!(
+            text.as_deref(),
+            Some("{\"n\": 3}"),
+            "after a send, Ctrl-R starts again from the newest"
+        );
+        assert_eq!(
+            app.invoke.as_ref().unwrap().saved.len(),
+            2,
+            "saved payloads stay"
+        );
     }
 
     #[test]

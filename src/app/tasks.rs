@@ -218,6 +218,9 @@ async fn perform(
                 .unwrap_or_default();
             Action::HistoryLoaded(history)
         }
+        Command::LoadSavedPayloads { folder } => {
+            Action::SavedPayloadsLoaded(super::payloads::load(&folder))
+        }
         Command::RememberPayload { function, payload } => {
             let saved = super::history::folder()
                 .map(|folder| super::history::remember(&folder, &function, &payload));

@@ -51,7 +51,7 @@ fn edit_prompt(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
 }
 
 /// The invoke editor's own keys; every other key edits the payload.
-fn edit_payload(view: &mut view::ViewState, key: KeyEvent, history: &[String]) -> Option<Action> {
+fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
     let editor = view
         .editor
         .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
@@ -64,18 +64,8 @@ fn edit_payload(view: &mut view::ViewState, key: KeyEvent, history: &[String]) -
             asynchronous: key.code == KeyCode::Char('e'),
         }),
         KeyCode::Char('l') if control => Some(Action::JumpToRequest),
-        KeyCode::Char('r') if control && !history.is_empty() => {
-            let payload = &history[view.next_history % history.len()];
-            view.next_history += 1;
-            *editor = ratatui_textarea::TextArea::from(payload.lines());
-            None
-        }
-        KeyCode::Char('p') if control => {
-            let (_, saved) = view::SAVED_PAYLOADS[view.next_saved % view::SAVED_PAYLOADS.len()];
-            view.next_saved += 1;
-            *editor = ratatui_textarea::TextArea::from(saved.lines());
-            None
-        }
+        KeyCode::Char('p') if control => Some(Action::NextSavedPayload),
+        KeyCode::Char('r') if control => Some(Action::EarlierPayload),
         _ => {
             editor.input(key);
             None
@@ -110,8 +100,7 @@ pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::R
                     if app.prompt.is_some() {
                         edit_prompt(&mut view, key)
                     } else if editing(&app) {
-                        let history = app.invoke.as_ref().map(|view| view.history.as_slice());
-                        edit_payload(&mut view, key, history.unwrap_or_default())
+                        edit_payload(&mut view, key)
                     } else {
                         keymap.action_for(key)
                     }
@@ -129,6 +118,13 @@ pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::R
         if let Some(action) = action {
             for command in app.update(action) {
                 tasks.run(command);
+            }
+            let loaded = app
+                .invoke
+                .as_mut()
+                .and_then(|invoke| invoke.for_editor.take());
+            if let Some(text) = loaded {
+                view.editor = Some(ratatui_textarea::TextArea::from(text.lines()));
             }
         }
     }

@@ -24,23 +24,11 @@ const MIN_HEIGHT: u16 = 16;
 /// Columns of a human-readable size such as `1023 KiB`.
 const SIZE_WIDTH: u16 = 8;
 
-/// The payloads the invoke editor offers with Ctrl-P, from `assets/payloads/`.
-pub const SAVED_PAYLOADS: [(&str, &str); 2] = [
-    ("empty", include_str!("../../assets/payloads/empty.json")),
-    (
-        "scheduled-event",
-        include_str!("../../assets/payloads/scheduled-event.json"),
-    ),
-];
-
 /// Per-pane scroll positions that ratatui keeps between frames, and the invoke editor.
 #[derive(Debug, Default)]
 pub struct ViewState {
     /// The payload editor; it keeps its text while the invoke view is closed.
     pub editor: Option<ratatui_textarea::TextArea<'static>>,
-    /// Which saved payload Ctrl-P loads next, and which earlier one Ctrl-R does.
-    pub next_saved: usize,
-    pub next_history: usize,
     /// The open prompt's line editor.
     pub prompt: Option<ratatui_textarea::TextArea<'static>>,
     images: TableState,
