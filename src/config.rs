@@ -280,6 +280,17 @@ mod tests {
         });
         assert_eq!(defaults.function, DEFAULT_FUNCTION);
         assert_eq!(defaults.region, None);
+        assert_eq!(defaults.payloads, PathBuf::from(DEFAULT_PAYLOADS));
+    }
+
+    #[test]
+    fn the_file_names_the_saved_payloads_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, "payloads = \"events/test\"\n").unwrap();
+        let file = read_file(&path).unwrap();
+        let settings = Settings::merge(CommandLine::default(), file, Some(path), |_| None);
+        assert_eq!(settings.payloads, PathBuf::from("events/test"));
     }
 
     #[test]
