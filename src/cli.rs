@@ -576,6 +576,9 @@ async fn invoke(command_line: CommandLine, args: &InvokeArgs) -> anyhow::Result<
             "status {}  version {version}  request id {request}",
             report.status_code
         )?;
+        if let Some(execution) = &report.report {
+            writeln!(out, "{}", execution.summary())?;
+        }
         let pretty = serde_json::to_string_pretty(&report.payload)?;
         for line in pretty.lines() {
             writeln!(out, "{}", sanitize_line(line))?;

@@ -4,7 +4,9 @@
 //! sets that header, so a proxy in front of the sandbox adds it to Invoke answers while
 //! failing is switched on. lambdactl must report such an invoke as failed, with the error's
 //! type, message and stack, in the CLI and in the console; an answer without the header stays
-//! a success.
+//! a success. Asked for it (`LogType=Tail`), Lambda also sends the last 4 KB of the
+//! invocation's log, ending with its `REPORT` line; simple mode runs no handler and writes no
+//! log, so the proxy adds the tail a run of the handler leaves, under a request id it sets too.
 
 mod common;
 
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use base64::Engine as _;
 use common::proxy::{Action, Proxy, Request};
 use common::tmux::{Tmux, console_command_with_env};
 use common::{TestSandbox, binary, needs};
@@ -24,6 +27,31 @@ use serde_json::Value;
 const ERROR_BODY: &str = r#"{"errorType":"KeyError","errorMessage":"'S3_BUCKET_NAME'","stackTrace":["  File \"/var/task/app.py\", line 9, in lambda_handler"]}"#;
 const FRAME: &str = r#"File "/var/task/app.py", line 9, in lambda_handler"#;
 const SUCCESS_BODY: &str = r#"{"statusCode":200}"#;
+/// What the REPORT lines of the two tails below make of the function's own run.
+const FAILED_RUN: &str = "ran 12.5 ms (billed 13 ms), 52 of 128 MB";
+const COLD_RUN: &str = "ran 2.25 ms (billed 3 ms, cold start 150.5 ms), 41 of 128 MB";
+
+/// The log tail of one invocation, as Lambda's Python runtime writes it.
+fn log_tail(request_id: &str, fails: bool) -> String {
+    let (body, report) = if fails {
+        (
+            format!(
+                "[ERROR] KeyError: 'S3_BUCKET_NAME'\nTraceback (most recent call last):\n  {FRAME}\n"
+            ),
+            "Duration: 12.5 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 52 MB",
+        )
+    } else {
+        (
+            String::new(),
+            "Duration: 2.25 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB\t\
+             Init Duration: 150.5 ms",
+        )
+    };
+    format!(
+        "START RequestId: {request_id} Version: $LATEST\n{body}END RequestId: {request_id}\n\
+         REPORT RequestId: {request_id}\t{report}\t\n"
+    )
+}
 
 /// The proxy rule's switch, and how many invokes it saw.
 #[derive(Default)]
@@ -33,8 +61,8 @@ struct FunctionErrors {
 }
 
 impl FunctionErrors {
-    /// Invoke answers get `X-Amz-Function-Error: Unhandled` while failing is on; everything
-    /// else passes unchanged.
+    /// Invoke answers get a request id and its log tail, and `X-Amz-Function-Error: Unhandled`
+    /// while failing is on; everything else passes unchanged.
     fn rule(&self, request: &Request) -> Action {
         let path = request.path();
         let is_invoke = request.method() == "POST"
@@ -43,15 +71,18 @@ impl FunctionErrors {
         if !is_invoke {
             return Action::Forward;
         }
-        self.invokes.fetch_add(1, Ordering::SeqCst);
-        if self.failing.load(Ordering::SeqCst) {
-            Action::ForwardSetting(vec![(
-                "X-Amz-Function-Error".to_owned(),
-                "Unhandled".to_owned(),
-            )])
-        } else {
-            Action::Forward
+        let number = self.invokes.fetch_add(1, Ordering::SeqCst) + 1;
+        let fails = self.failing.load(Ordering::SeqCst);
+        let request_id = format!("5d0c6f8e-0000-4000-8000-{number:012}");
+        let tail = base64::engine::general_purpose::STANDARD.encode(log_tail(&request_id, fails));
+        let mut headers = vec![
+            ("x-amzn-RequestId".to_owned(), request_id),
+            ("X-Amz-Log-Result".to_owned(), tail),
+        ];
+        if fails {
+            headers.push(("X-Amz-Function-Error".to_owned(), "Unhandled".to_owned()));
         }
+        Action::ForwardSetting(headers)
     }
 }
 
@@ -164,6 +195,19 @@ fn the_cli_reports_a_function_error_as_a_failure_and_a_success_as_a_success() {
     assert_eq!(report["payload"]["errorType"], "KeyError", "{report}");
     assert_eq!(report["payload"]["errorMessage"], "'S3_BUCKET_NAME'");
     assert!(stderr.contains("KeyError"), "{stderr}");
+    assert!(
+        report["log_tail"]
+            .as_str()
+            .is_some_and(|tail| tail.contains("[ERROR] KeyError")),
+        "the log tail comes decoded: {report}"
+    );
+    assert_eq!(report["report"]["duration_ms"], 12.5, "{report}");
+    assert_eq!(report["report"]["max_memory_used_mb"], 52, "{report}");
+    assert_eq!(
+        report["report"]["init_duration_ms"],
+        Value::Null,
+        "a warm run: {report}"
+    );
 
     lambda.next_invoke(true);
     let failed = lambda.invoke(&[]);
@@ -179,6 +223,11 @@ fn the_cli_reports_a_function_error_as_a_failure_and_a_success_as_a_success() {
         stderr.lines().any(|line| line.trim() == FRAME),
         "the stack frame is shown:\n{stderr}"
     );
+    let stdout = text(&failed.stdout);
+    assert!(
+        stdout.lines().any(|line| line == FAILED_RUN),
+        "the function's own time and memory:\n{stdout}"
+    );
 
     lambda.next_invoke(false);
     let succeeded = lambda.invoke(&["--output", "json"]);
@@ -190,6 +239,10 @@ fn the_cli_reports_a_function_error_as_a_failure_and_a_success_as_a_success() {
     let report = json(&succeeded);
     assert_eq!(report["function_error"], Value::Null, "{report}");
     assert_eq!(report["payload"]["statusCode"], 200, "{report}");
+    assert_eq!(
+        report["report"]["init_duration_ms"], 150.5,
+        "a cold start: {report}"
+    );
 
     assert_eq!(
         lambda.invokes(),
@@ -236,11 +289,15 @@ fn the_console_shows_a_function_error_as_a_failure_with_its_stack() {
         screen.contains(r#""errorType": "KeyError""#) && screen.contains("/var/task/app.py"),
         "the error's body and stack are shown:\n{screen}"
     );
+    assert!(
+        pane_line(&screen, FAILED_RUN).is_some() && screen.contains("[ERROR] KeyError"),
+        "the function's own time and its log tail are shown:\n{screen}"
+    );
     assert_eq!(lambda.invokes(), 1, "Ctrl-S sent one invoke");
 
     lambda.next_invoke(false);
     tmux.keys(&["C-s"]);
-    let screen = tmux.wait_for(&["OK  HTTP 200", r#""statusCode": 200"#]);
+    let screen = tmux.wait_for(&["OK  HTTP 200", r#""statusCode": 200"#, COLD_RUN]);
     assert!(
         !screen.contains("FAILED"),
         "a success is not a failure:\n{screen}"

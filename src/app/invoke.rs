@@ -90,6 +90,111 @@ pub struct InvokeReport {
     /// The response as JSON when it parses, else as text.
     pub payload: Value,
     pub log_tail: Option<String>,
+    /// What Lambda reported about this invocation at the end of its log tail, when it is there.
+    pub report: Option<ExecutionReport>,
+}
+
+/// What Lambda's `REPORT` line (or, with the JSON log format, its `platform.report` record)
+/// says about one invocation: the function's own time and memory, not the round trip.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionReport {
+    pub duration_ms: f64,
+    pub billed_duration_ms: Option<f64>,
+    /// Only on a cold start: the time the runtime and the handler's module took to load.
+    pub init_duration_ms: Option<f64>,
+    pub memory_size_mb: Option<u64>,
+    pub max_memory_used_mb: Option<u64>,
+}
+
+impl ExecutionReport {
+    /// The last report in a log tail; only one for `request_id`, when it is known, so a tail
+    /// that holds an earlier invocation's end never passes for this one's.
+    pub fn from_log_tail(tail: &str, request_id: Option<&str>) -> Option<Self> {
+        tail.lines().rev().find_map(|line| {
+            Self::from_text_line(line, request_id)
+                .or_else(|| Self::from_json_line(line, request_id))
+        })
+    }
+
+    /// `REPORT RequestId: <id>\tDuration: 2.12 ms\tBilled Duration: 3 ms\tMemory Size: 128
+    /// MB\tMax Memory Used: 39 MB\tInit Duration: 126.27 ms`, fields in any order.
+    fn from_text_line(line: &str, request_id: Option<&str>) -> Option<Self> {
+        let mut fields = line.strip_prefix("REPORT RequestId:")?.split('\t');
+        let id = fields.next()?.trim();
+        if request_id.is_some_and(|wanted| wanted != id) {
+            return None;
+        }
+        let fields: Vec<(&str, &str)> = fields
+            .filter_map(|field| {
+                let (name, value) = field.split_once(':')?;
+                Some((name.trim(), value.split_whitespace().next()?))
+            })
+            .collect();
+        let value = |name: &str| {
+            fields
+                .iter()
+                .find_map(|(known, value)| (*known == name).then_some(*value))
+        };
+        let millis = |name: &str| value(name).and_then(|text| text.parse::<f64>().ok());
+        let megabytes = |name: &str| value(name).and_then(|text| text.parse::<u64>().ok());
+        Some(Self {
+            duration_ms: millis("Duration")?,
+            billed_duration_ms: millis("Billed Duration"),
+            init_duration_ms: millis("Init Duration"),
+            memory_size_mb: megabytes("Memory Size"),
+            max_memory_used_mb: megabytes("Max Memory Used"),
+        })
+    }
+
+    /// `{"type": "platform.report", "record": {"requestId": …, "metrics": {"durationMs": …}}}`.
+    fn from_json_line(line: &str, request_id: Option<&str>) -> Option<Self> {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            return None;
+        }
+        let value: Value = serde_json::from_str(line).ok()?;
+        if value.get("type").and_then(Value::as_str) != Some("platform.report") {
+            return None;
+        }
+        let record = value.get("record")?;
+        let id = record.get("requestId").and_then(Value::as_str);
+        if request_id.is_some_and(|wanted| id != Some(wanted)) {
+            return None;
+        }
+        let metrics = record.get("metrics")?;
+        let millis = |name: &str| metrics.get(name).and_then(Value::as_f64);
+        let megabytes = |name: &str| metrics.get(name).and_then(Value::as_u64);
+        Some(Self {
+            duration_ms: millis("durationMs")?,
+            billed_duration_ms: millis("billedDurationMs"),
+            init_duration_ms: millis("initDurationMs"),
+            memory_size_mb: megabytes("memorySizeMB"),
+            max_memory_used_mb: megabytes("maxMemoryUsedMB"),
+        })
+    }
+
+    /// One line for people: `ran 2.12 ms (billed 3 ms, cold start 126.27 ms), 39 of 128 MB`,
+    /// the memory used of the memory size.
+    pub fn summary(&self) -> String {
+        let mut details = Vec::new();
+        if let Some(billed) = self.billed_duration_ms {
+            details.push(format!("billed {billed} ms"));
+        }
+        if let Some(init) = self.init_duration_ms {
+            details.push(format!("cold start {init} ms"));
+        }
+        let details = if details.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", details.join(", "))
+        };
+        let memory = match (self.max_memory_used_mb, self.memory_size_mb) {
+            (Some(used), Some(size)) => format!(", {used} of {size} MB"),
+            (Some(used), None) => format!(", {used} MB used"),
+            _ => String::new(),
+        };
+        format!("ran {} ms{details}{memory}", self.duration_ms)
+    }
 }
 
 /// What a failed function said about its failure.
@@ -104,6 +209,10 @@ impl InvokeReport {
     pub fn from_outcome(outcome: InvokeOutcome) -> Self {
         let text = String::from_utf8_lossy(&outcome.payload).into_owned();
         let payload = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let report = outcome
+            .log_tail
+            .as_deref()
+            .and_then(|tail| ExecutionReport::from_log_tail(tail, outcome.request_id.as_deref()));
         Self {
             status_code: outcome.status_code,
             function_error: outcome.function_error,
@@ -111,6 +220,7 @@ impl InvokeReport {
             request_id: outcome.request_id,
             payload,
             log_tail: outcome.log_tail,
+            report,
         }
     }
 
@@ -190,6 +300,55 @@ mod tests {
         let text = InvokeReport::from_outcome(outcome(None, "plain words"));
         assert_eq!(text.payload, Value::String("plain words".into()));
         assert_eq!(text.failure(), None);
+    }
+
+    #[test]
+    fn the_report_line_gives_the_functions_own_time_and_memory() {
+        let tail = "START RequestId: r-1 Version: $LATEST\n\
+                    END RequestId: r-1\n\
+                    REPORT RequestId: r-1\tDuration: 2.12 ms\tBilled Duration: 3 ms\t\
+                    Memory Size: 128 MB\tMax Memory Used: 39 MB\tInit Duration: 126.27 ms\t\n";
+        let report = ExecutionReport::from_log_tail(tail, Some("r-1")).unwrap();
+        assert_eq!(
+            report,
+            ExecutionReport {
+                duration_ms: 2.12,
+                billed_duration_ms: Some(3.0),
+                init_duration_ms: Some(126.27),
+                memory_size_mb: Some(128),
+                max_memory_used_mb: Some(39),
+            }
+        );
+        assert_eq!(
+            report.summary(),
+            "ran 2.12 ms (billed 3 ms, cold start 126.27 ms), 39 of 128 MB"
+        );
+        assert_eq!(
+            ExecutionReport::from_log_tail(tail, Some("another")),
+            None,
+            "another invocation's report is not this one's"
+        );
+        let warm = "REPORT RequestId: r-2\tDuration: 0.9 ms\tBilled Duration: 1 ms\n";
+        let warm = ExecutionReport::from_log_tail(warm, None).unwrap();
+        assert_eq!(warm.summary(), "ran 0.9 ms (billed 1 ms)");
+        assert_eq!(
+            ExecutionReport::from_log_tail("REPORT RequestId: r-3\n", None),
+            None
+        );
+        assert_eq!(
+            ExecutionReport::from_log_tail("[INFO] REPORT\n", None),
+            None
+        );
+    }
+
+    #[test]
+    fn the_json_log_formats_platform_report_counts_too() {
+        let tail = r#"{"time":"2026-12-04T06:00:00.000Z","type":"platform.start","record":{"requestId":"r-1"}}
+{"time":"2026-12-04T06:00:00.010Z","type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs":8.5,"billedDurationMs":9,"memorySizeMB":256,"maxMemoryUsedMB":70},"status":"success"}}
+"#;
+        let report = ExecutionReport::from_log_tail(tail, Some("r-1")).unwrap();
+        assert_eq!(report.summary(), "ran 8.5 ms (billed 9 ms), 70 of 256 MB");
+        assert_eq!(ExecutionReport::from_log_tail(tail, Some("r-2")), None);
     }
 
     #[test]

@@ -963,7 +963,9 @@ fn report_lines(
     columns: usize,
     theme: Theme,
 ) -> Vec<Line<'static>> {
-    let took = took.map_or_else(String::new, |took| format!("  {} ms", took.as_millis()));
+    let took = took.map_or_else(String::new, |took| {
+        format!("  round trip {} ms", took.as_millis())
+    });
     let version = report.executed_version.as_deref().unwrap_or("-");
     let request = report.request_id.as_deref().unwrap_or("-");
     let head = format!(
@@ -985,6 +987,9 @@ fn report_lines(
     }];
     if report.failed() {
         lines.push(Line::raw(head));
+    }
+    if let Some(execution) = &report.report {
+        lines.push(Line::raw(execution.summary()));
     }
     let pretty = serde_json::to_string_pretty(&report.payload).unwrap_or_default();
     lines.extend(pretty.lines().map(|line| Line::raw(sanitize_line(line))));
@@ -1383,8 +1388,19 @@ mod tests {
                 "stackTrace": ["  File \"/var/task/app.py\", line 9, in lambda_handler"]
             }),
             log_tail: Some(
-                "START RequestId: 6f1c\n[ERROR] KeyError\u{1b}[0m\nEND RequestId: 6f1c\n".into(),
+                "START RequestId: 6f1c\n[ERROR] KeyError\u{1b}[0m\nEND RequestId: 6f1c\n\
+                 REPORT RequestId: 6f1c\tDuration: 401.5 ms\tBilled Duration: 402 ms\t\
+                 Memory Size: 128 MB\tMax Memory Used: 41 MB\t\n"
+                    .into(),
             ),
+            report: None,
+        };
+        let report = InvokeReport {
+            report: crate::app::invoke::ExecutionReport::from_log_tail(
+                report.log_tail.as_deref().unwrap(),
+                Some("6f1c"),
+            ),
+            ..report
         };
         app.update(Action::InvokeFinished(Ok(report)));
         app.invoke.as_mut().unwrap().took = Some(std::time::Duration::from_millis(412));
@@ -1394,6 +1410,10 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\u{1b}'));
+        assert!(
+            text.contains("ran 401.5 ms (billed 402 ms), 41 of 128 MB"),
+            "the function's own time from its REPORT line: {text}"
+        );
         insta::assert_snapshot!(text);
     }
 
