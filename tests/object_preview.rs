@@ -141,7 +141,7 @@ fn objects_preview_hostile_text_safely_json_pretty_and_large_ones_by_their_start
     tmux.wait_for(&["object  preview/empty.txt", "the object is empty"]);
 
     tmux.keys(&["Escape"]);
-    let screen = tmux.wait_for(&["live · all streams"]);
+    let screen = tmux.wait_for(&["live · last"]);
     assert!(!screen.contains("object  preview/"), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for(&["exited with 0"]);

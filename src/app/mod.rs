@@ -85,6 +85,10 @@ pub enum Action {
     NextSavedPayload,
     /// Invoke: put the next payload sent before (newest first) in the editor.
     EarlierPayload,
+    /// Invoke: the editor's text changed. It does nothing but clear the status line, whose
+    /// word on a loaded payload no longer holds.
+    #[serde(skip)]
+    PayloadEdited,
     /// What was typed in the open prompt.
     #[serde(skip)]
     SubmitPrompt(String),
@@ -354,6 +358,9 @@ pub struct App {
     pub dialog: Option<deploy::Dialog>,
     pub deploy: Option<deploy::DeployView>,
     pub invoke: Option<invoke::InvokeView>,
+    /// The invoke view as it was when closed: its last answer, its payloads and an answer that
+    /// arrives meanwhile are there again when it opens.
+    pub closed_invoke: Option<invoke::InvokeView>,
     /// The open preview of an object, shown where the logs are.
     pub preview: Option<preview::ObjectPreview>,
     pub live: tail::LiveTail,
@@ -395,6 +402,7 @@ impl App {
             dialog: None,
             deploy: None,
             invoke: None,
+            closed_invoke: None,
             preview: None,
             live: tail::LiveTail::new(tail_lines),
             logs_view: LogsView::default(),
@@ -428,7 +436,11 @@ impl App {
                 .deploy
                 .as_ref()
                 .is_some_and(deploy::DeployView::is_running)
-            || self.invoke.as_ref().is_some_and(|view| view.sending)
+            || self
+                .invoke
+                .iter()
+                .chain(&self.closed_invoke)
+                .any(|view| view.sending)
             || self.preview.as_ref().is_some_and(|view| view.loading)
     }
 
@@ -519,6 +531,7 @@ impl App {
             | Action::Top
             | Action::Bottom => return self.move_cursor(&action),
             Action::Tick => self.spinner_frame = self.spinner_frame.wrapping_add(1),
+            Action::PayloadEdited => {}
             Action::Refresh => return self.refresh(),
             Action::FunctionLoaded(result) => return self.function_loaded(result),
             Action::ImagesLoaded(result) => {
@@ -557,7 +570,11 @@ impl App {
     fn invoke_action(&mut self, action: Action) -> Vec<Command> {
         match action {
             Action::OpenInvoke => {
-                let view = self.invoke.take().unwrap_or_default();
+                let view = self
+                    .invoke
+                    .take()
+                    .or_else(|| self.closed_invoke.take())
+                    .unwrap_or_default();
                 // The folder is read at every opening, so a file added meanwhile is offered.
                 let mut commands = vec![Command::LoadSavedPayloads {
                     folder: self.settings.payloads.clone(),
@@ -571,12 +588,12 @@ impl App {
                 return commands;
             }
             Action::HistoryLoaded(history) => {
-                if let Some(view) = &mut self.invoke {
+                if let Some(view) = self.invoke_state() {
                     view.history = history;
                 }
             }
             Action::SavedPayloadsLoaded(saved) => {
-                if let Some(view) = &mut self.invoke {
+                if let Some(view) = self.invoke_state() {
                     view.saved = saved;
                 }
             }
@@ -587,12 +604,20 @@ impl App {
                 return self.send_invoke(&payload, asynchronous);
             }
             Action::InvokeWaking(reason) => {
-                if let Some(view) = &mut self.invoke {
+                if let Some(view) = self.invoke_state() {
                     view.waking = Some(reason);
                 }
             }
             Action::InvokeFinished(result) => {
-                if let Some(view) = &mut self.invoke {
+                if self.invoke.is_none() && self.closed_invoke.is_some() {
+                    let verdict = match &result {
+                        Ok(report) if report.failed() => "failed",
+                        Ok(_) => "answered",
+                        Err(_) => "was not sent",
+                    };
+                    self.notice = Some(format!("the invoke {verdict}: i shows it"));
+                }
+                if let Some(view) = self.invoke_state() {
                     view.sending = false;
                     view.waking = None;
                     view.took = view.started.map(|started| started.elapsed());
@@ -704,7 +729,14 @@ impl App {
             Some(Prompt::Search) => {
                 self.live.search = value;
                 self.logs_view = LogsView::Live;
-                self.jump_to_match(true);
+                // Following, the view is at the newest event: the newest match is the one
+                // wanted. Held, the search goes on from where the view is.
+                let (from, forward) = if self.live.following {
+                    (self.live.len(), false)
+                } else {
+                    (self.live_cursor.selected, true)
+                };
+                self.jump_from(from, forward, false);
                 Vec::new()
             }
             Some(Prompt::Filter) => {
@@ -726,16 +758,23 @@ impl App {
 
     /// Moves the live view to the next (or previous) match, holding it there.
     fn jump_to_match(&mut self, forward: bool) {
-        let from = self.live_cursor.selected;
+        self.jump_from(self.live_cursor.selected, forward, true);
+    }
+
+    /// Moves the live view to the first match after `from` (before it, going back), and says
+    /// where it landed; whether it wrapped around only when `say_wrapped`, as a new search's
+    /// first jump starts from an end on purpose.
+    fn jump_from(&mut self, from: usize, forward: bool, say_wrapped: bool) {
         match self.live.find(from, forward) {
             Some(index) => {
                 self.live_cursor.selected = index;
                 self.live.following = false;
-                let wrapped = if forward {
-                    index <= from
-                } else {
-                    index >= from
-                };
+                let wrapped = say_wrapped
+                    && if forward {
+                        index <= from
+                    } else {
+                        index >= from
+                    };
                 self.notice = Some(format!(
                     "match at event {} of {}{}",
                     index + 1,
@@ -760,12 +799,26 @@ impl App {
             self.notice = Some("no invoke with a request id yet".to_owned());
             return;
         };
-        self.invoke = None;
+        self.closed_invoke = self.invoke.take();
         self.focus = PaneId::Logs;
         self.logs_focus = LogsFocus::Events;
         self.logs_view = LogsView::Live;
-        self.live.search = Some(request);
-        self.jump_to_match(true);
+        self.live.search = Some(request.clone());
+        // The request's first line (START) comes first: forward from the oldest event.
+        let before_oldest = self.live.len().saturating_sub(1);
+        if self.live.find(before_oldest, true).is_some() {
+            self.jump_from(before_oldest, true, false);
+        } else {
+            self.notice = Some(format!(
+                "no line of request {request} in the live tail yet: its lines can take a few \
+                 seconds to arrive, and n looks again"
+            ));
+        }
+    }
+
+    /// The invoke view's state, open or closed.
+    fn invoke_state(&mut self) -> Option<&mut invoke::InvokeView> {
+        self.invoke.as_mut().or(self.closed_invoke.as_mut())
     }
 
     /// Ctrl-P and Ctrl-R in the editor: the next saved payload, or the next one sent before,
@@ -783,12 +836,16 @@ impl App {
             let at = view.next_saved % view.saved.len();
             view.next_saved = at + 1;
             let saved = &view.saved[at];
-            let notice = format!(
+            let mut notice = format!(
                 "saved payload {} ({} of {})",
                 saved.name,
                 at + 1,
                 view.saved.len()
             );
+            // Said now, not only when it is sent.
+            if let Err(reason) = invoke::check_payload(&saved.text) {
+                notice = format!("{notice}; {reason}");
+            }
             (saved.text.clone(), notice)
         } else {
             if view.history.is_empty() {
@@ -888,7 +945,7 @@ impl App {
                 Vec::new()
             }
             Action::Back if self.invoke.is_some() => {
-                self.invoke = None;
+                self.closed_invoke = self.invoke.take();
                 Vec::new()
             }
             Action::Back => {
@@ -1273,16 +1330,29 @@ mod tests {
         app.update(Action::TailEvents(events));
         app.update(Action::Search);
         app.update(Action::SubmitPrompt("MATCH".into()));
+        assert_eq!(
+            app.live_cursor.selected, 2,
+            "following, a new search lands on the newest match"
+        );
+        assert_eq!(app.notice.as_deref(), Some("match at event 3 of 3"));
+        app.update(Action::Decline);
         assert_eq!(app.live_cursor.selected, 0);
         assert_eq!(
             app.notice.as_deref(),
             Some("match at event 1 of 3, wrapped around")
         );
-        app.update(Action::Decline);
-        assert_eq!(app.live_cursor.selected, 2);
-        assert_eq!(app.notice.as_deref(), Some("match at event 3 of 3"));
+        app.update(Action::PreviousMatch);
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("match at event 3 of 3, wrapped around")
+        );
         app.update(Action::PreviousMatch);
         assert_eq!(app.notice.as_deref(), Some("match at event 1 of 3"));
+        // Held, a new search goes on from where the view is.
+        app.update(Action::Search);
+        app.update(Action::SubmitPrompt("two".into()));
+        assert_eq!(app.live_cursor.selected, 2);
+        assert_eq!(app.notice.as_deref(), Some("match at event 3 of 3"));
         app.update(Action::Search);
         app.update(Action::SubmitPrompt("absent".into()));
         assert_eq!(
@@ -1653,6 +1723,100 @@ mod tests {
         assert!(!view.sending && view.took.is_some());
         app.update(Action::Back);
         assert!(app.invoke.is_none(), "Esc closes the invoke view");
+    }
+
+    fn report(request_id: &str) -> invoke::InvokeReport {
+        invoke::InvokeReport::from_outcome(crate::aws::InvokeOutcome {
+            status_code: 200,
+            function_error: None,
+            executed_version: Some("$LATEST".into()),
+            request_id: Some(request_id.into()),
+            payload: b"{}".to_vec(),
+            log_tail: None,
+        })
+    }
+
+    #[test]
+    fn a_closed_invoke_view_keeps_its_answer_and_one_that_comes_while_closed() {
+        let mut app = loaded_app();
+        app.update(Action::OpenInvoke);
+        app.update(Action::SendInvoke {
+            payload: "{}".into(),
+            asynchronous: false,
+        });
+        app.update(Action::Back);
+        assert!(app.invoke.is_none());
+        assert!(app.is_loading(), "the closed invoke still runs");
+        app.update(Action::InvokeFinished(Ok(report("r-7"))));
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("the invoke answered: i shows it")
+        );
+        app.update(Action::OpenInvoke);
+        let view = app.invoke.as_ref().unwrap();
+        assert_eq!(view.history, ["{}"], "what was sent is still offered");
+        assert!(
+            matches!(&view.result, Some(Ok(report)) if report.request_id.as_deref() == Some("r-7")),
+            "the answer is there again: {:?}",
+            view.result
+        );
+    }
+
+    #[test]
+    fn ctrl_l_finds_the_requests_first_line_or_says_it_has_not_arrived() {
+        let mut app = loaded_app();
+        app.update(Action::OpenInvoke);
+        app.update(Action::SendInvoke {
+            payload: "{}".into(),
+            asynchronous: false,
+        });
+        app.update(Action::InvokeFinished(Ok(report("r-7"))));
+        app.update(Action::JumpToRequest);
+        assert!(app.invoke.is_none() && app.focus == PaneId::Logs);
+        assert!(
+            app.notice.as_deref().is_some_and(
+                |notice| notice.starts_with("no line of request r-7 in the live tail yet")
+            ),
+            "{:?}",
+            app.notice
+        );
+        let line = |n: i64, message: &str| LogEvent {
+            timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + n).unwrap(),
+            stream: "s".into(),
+            message: message.into(),
+            event_id: Some(n.to_string()),
+        };
+        app.update(Action::TailEvents(vec![
+            line(0, "other"),
+            line(1, "START RequestId: r-7"),
+            line(2, "END RequestId: r-7"),
+            line(3, "REPORT RequestId: r-7"),
+        ]));
+        app.update(Action::OpenInvoke);
+        app.update(Action::JumpToRequest);
+        assert_eq!(app.live_cursor.selected, 1, "its START line, the first");
+        assert_eq!(app.notice.as_deref(), Some("match at event 2 of 4"));
+    }
+
+    #[test]
+    fn a_saved_payload_that_is_not_json_says_so_when_loaded() {
+        let mut app = loaded_app();
+        app.update(Action::OpenInvoke);
+        app.update(Action::SavedPayloadsLoaded(vec![payloads::SavedPayload {
+            name: "bad.json".into(),
+            text: "{\"a\": }".into(),
+        }]));
+        app.update(Action::NextSavedPayload);
+        let notice = app.notice.clone().unwrap_or_default();
+        assert!(
+            notice.starts_with("saved payload bad.json (1 of 1); the payload is not JSON"),
+            "{notice}"
+        );
+        app.update(Action::PayloadEdited);
+        assert_eq!(
+            app.notice, None,
+            "editing makes the word on the loaded payload stale"
+        );
     }
 
     #[test]

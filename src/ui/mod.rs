@@ -66,11 +66,20 @@ fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('l') if control => Some(Action::JumpToRequest),
         KeyCode::Char('p') if control => Some(Action::NextSavedPayload),
         KeyCode::Char('r') if control => Some(Action::EarlierPayload),
-        _ => {
-            editor.input(key);
-            None
-        }
+        // A changed text makes what the status line said of a loaded payload stale.
+        _ => editor.input(key).then_some(Action::PayloadEdited),
     }
+}
+
+/// Puts a payload in the editor by clearing it and inserting the text rather than replacing
+/// the editor, so Ctrl-U (undo, twice) brings back what was there.
+fn load_into_editor(view: &mut view::ViewState, text: &str) {
+    let editor = view
+        .editor
+        .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
+    editor.clear();
+    editor.insert_str(text.trim_end_matches(['\n', '\r']));
+    editor.move_cursor(ratatui_textarea::CursorMove::Top);
 }
 
 /// Runs the console until the user quits or the terminal goes away.
@@ -124,7 +133,7 @@ pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::R
                 .as_mut()
                 .and_then(|invoke| invoke.for_editor.take());
             if let Some(text) = loaded {
-                view.editor = Some(ratatui_textarea::TextArea::from(text.lines()));
+                load_into_editor(&mut view, &text);
             }
         }
     }

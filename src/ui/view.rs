@@ -555,10 +555,24 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         minutes if minutes % 60 == 0 => format!("{} h", minutes / 60),
         minutes => format!("{minutes} min"),
     };
-    let title = format!(
-        "live · all streams · last {window} · {mode} · {} events",
-        live.len()
-    );
+    let count = match live.len() {
+        1 => "1 event".to_owned(),
+        n => format!("{n} events"),
+    };
+    // What narrows the view is said, so an empty or short tail is not taken for a quiet one.
+    let narrowed: String = [("filter", &live.filter), ("search", &live.search)]
+        .into_iter()
+        .filter_map(|(what, value)| {
+            let shown = parse_styled_line(&sanitize_line(value.as_deref()?), 24).text();
+            Some(format!(" · {what} \"{shown}\""))
+        })
+        .collect();
+    // The title fits the border, cut with a marker, so what is cut is seen to be.
+    let title = parse_styled_line(
+        &format!("live · last {window} · {mode} · {count}{narrowed}"),
+        usize::from(area.width.saturating_sub(4)),
+    )
+    .text();
     let focused = app.focus == PaneId::Logs && app.logs_focus == LogsFocus::Events;
     let mut block = pane_block(&title, focused, theme);
     // The follower's state goes on the bottom border, whose whole width it may need; what does
@@ -574,7 +588,7 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(block, area);
     if live.is_empty() {
         let waiting = Line::styled(
-            "waiting for events (the last 15 minutes and what comes)",
+            format!("waiting for events (the last {window} and what comes)"),
             theme.dim(),
         );
         frame.render_widget(Paragraph::new(waiting), inner);
@@ -585,6 +599,15 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let first = (selected + 1).saturating_sub(height);
     let needle = live.search.as_deref().map(str::to_ascii_lowercase);
     let width = usize::from(inner.width);
+    // Times carry the date once the tail spans more than one day.
+    let events = live.buffer.events();
+    let one_day = events.front().map(|first| first.timestamp.date_naive())
+        == events.back().map(|last| last.timestamp.date_naive());
+    let time_format = if one_day {
+        "%H:%M:%S%.3f "
+    } else {
+        "%m-%d %H:%M:%S%.3f "
+    };
     let lines: Vec<Line> = live
         .buffer
         .events()
@@ -594,10 +617,7 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .take(height)
         .map(|(index, event)| {
             let mut spans = vec![
-                Span::styled(
-                    event.timestamp.format("%H:%M:%S%.3f ").to_string(),
-                    theme.dim(),
-                ),
+                Span::styled(event.timestamp.format(time_format).to_string(), theme.dim()),
                 Span::styled(
                     format!("{} ", keep_end(&sanitize_line(&event.stream), 8)),
                     theme.dim(),
@@ -1435,6 +1455,46 @@ mod tests {
         app
     }
 
+    #[test]
+    fn the_live_title_says_what_narrows_the_view_and_times_carry_a_date_across_days() {
+        let mut app = loaded_app();
+        app.live = crate::app::tail::LiveTail::new(100);
+        app.update(Action::TailEvents(vec![LogEvent {
+            timestamp: at(28, 13, 0),
+            stream: "2026/11/28/[$LATEST]7a7a7a".into(),
+            message: "only line".into(),
+            event_id: Some("tail-0".into()),
+        }]));
+        app.focus = PaneId::Logs;
+        let text = format!("{}", render(&app, 120, 40).backend());
+        assert!(text.contains("· 1 event"), "{text}");
+        assert!(
+            text.contains("13:00:07.000 "),
+            "one day: times alone: {text}"
+        );
+
+        app.live.filter = Some("?ERROR ?WARN".into());
+        app.live.search = Some("timeout\u{1b}[2J".into());
+        app.update(Action::TailEvents(vec![LogEvent {
+            timestamp: at(29, 1, 0),
+            stream: "2026/11/29/[$LATEST]7b7b7b".into(),
+            message: "next day".into(),
+            event_id: Some("tail-next".into()),
+        }]));
+        let text = format!("{}", render(&app, 120, 40).backend());
+        assert!(
+            text.contains(r#"· 2 events · filter "?ERROR ?WARN" · s…"#),
+            "cut with a marker where the border ends: {text}"
+        );
+        // Wide enough, all of it shows; the search's escape sequence is removed, not played.
+        let wide = format!("{}", render(&app, 200, 40).backend());
+        assert!(
+            wide.contains(r#"· 2 events · filter "?ERROR ?WARN" · search "timeout""#),
+            "{wide}"
+        );
+        assert!(text.contains("11-28 13:00:07.000 ") && text.contains("11-29 01:00:07.000 "));
+    }
+
     /// The cells of the screen row that shows `needle`, from the column where it starts.
     fn cells_from(buffer: &ratatui::buffer::Buffer, needle: &str) -> Vec<ratatui::buffer::Cell> {
         let width = usize::from(buffer.area.width);
@@ -1538,7 +1598,7 @@ mod tests {
         assert!(border.contains('…'), "cut, and says so: {border}");
         let title = text
             .lines()
-            .find(|row| row.contains("live · all streams"))
+            .find(|row| row.contains("live · last"))
             .unwrap();
         assert!(
             title.contains("6 events ─") && !title.contains("unavailable"),
