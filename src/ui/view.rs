@@ -111,7 +111,7 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &
         frame.render_widget(Paragraph::new(label).style(theme.warning()), label_area);
         let editor = view
             .prompt
-            .get_or_insert_with(ratatui_textarea::TextArea::default);
+            .get_or_insert_with(|| prompt_editor(app, prompt));
         frame.render_widget(&*editor, input_area);
     } else {
         frame.render_widget(
@@ -278,6 +278,20 @@ fn pane_block(title: &str, focused: bool, theme: Theme) -> Block<'static> {
         })
         .border_style(theme.border(focused))
         .title(Span::styled(format!(" {title} "), theme.title()))
+}
+
+/// A new prompt's line editor, holding the current search or pattern selected: typing replaces
+/// it, an arrow key keeps it to edit.
+fn prompt_editor(app: &App, prompt: crate::app::Prompt) -> ratatui_textarea::TextArea<'static> {
+    let current = match prompt {
+        crate::app::Prompt::Search => app.live.search.clone(),
+        crate::app::Prompt::Filter => app.live.filter.clone(),
+    };
+    let mut editor = ratatui_textarea::TextArea::from([current.unwrap_or_default()]);
+    if !editor.is_empty() {
+        editor.select_all();
+    }
+    editor
 }
 
 /// Draws a table, or in its place what is known about the load: spinner, error or emptiness.
@@ -1453,6 +1467,26 @@ mod tests {
             .collect();
         app.update(Action::TailEvents(events));
         app
+    }
+
+    #[test]
+    fn a_prompt_opens_on_the_current_pattern_selected() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let mut app = loaded_app();
+        app.live.filter = Some("?ERROR".into());
+        let mut replaced = prompt_editor(&app, crate::app::Prompt::Filter);
+        assert_eq!(replaced.lines(), ["?ERROR"]);
+        replaced.input(key(KeyCode::Char('x')));
+        assert_eq!(replaced.lines(), ["x"], "typing replaces it");
+        let mut edited = prompt_editor(&app, crate::app::Prompt::Filter);
+        edited.input(key(KeyCode::End));
+        edited.input(key(KeyCode::Char('x')));
+        assert_eq!(edited.lines(), ["?ERRORx"], "a cursor key keeps it");
+        assert_eq!(
+            prompt_editor(&app, crate::app::Prompt::Search).lines(),
+            [""]
+        );
     }
 
     #[test]
