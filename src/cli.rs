@@ -112,11 +112,30 @@ struct LogsArgs {
     output: OutputArgs,
 }
 
+/// An invoke's event, read and checked while the command line is parsed, so a payload that is
+/// not JSON is a usage error (exit 2) like any other bad argument.
+#[derive(Debug, Clone)]
+struct Payload {
+    text: String,
+    bytes: Vec<u8>,
+}
+
+fn read_payload(value: &str) -> Result<Payload, String> {
+    let text = match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| format!("reading the payload from {path}: {error}"))?,
+        None => value.to_owned(),
+    };
+    let bytes = crate::app::invoke::check_payload(&text)
+        .map_err(|reason| format!("{reason}; give a JSON text or @FILE with JSON in it"))?;
+    Ok(Payload { text, bytes })
+}
+
 #[derive(Debug, Args)]
 struct InvokeArgs {
     /// The event: JSON text, or @FILE to read it from a file (default: {})
-    #[arg(long)]
-    payload: Option<String>,
+    #[arg(long, value_name = "JSON|@FILE", value_parser = read_payload)]
+    payload: Option<Payload>,
     /// Queue the event and return at once (InvocationType Event); no response or log tail
     #[arg(long = "async")]
     asynchronous: bool,
@@ -333,16 +352,19 @@ struct Resolved {
 async fn resolve(command_line: CommandLine) -> anyhow::Result<Resolved> {
     let settings = Settings::load(command_line)?;
     let clients = connect(&settings, None).await?;
-    let function = clients.get_function(&settings.function).await.map_err(|error| {
-        if error.is_not_found() {
-            anyhow::anyhow!(
-                "{error}; name the function with --function, LAMBDACTL_FUNCTION or `function` in \
-                 lambdactl.toml"
-            )
-        } else {
-            error.into()
-        }
-    })?;
+    let function = clients
+        .get_function(&settings.function)
+        .await
+        .map_err(|error| {
+            if error.is_not_found() {
+                anyhow::anyhow!(
+                    "{error}; check the function's name and region, set with --function (or \
+                 LAMBDACTL_FUNCTION, or `function` in lambdactl.toml) and --region"
+                )
+            } else {
+                error.into()
+            }
+        })?;
     let targets = Targets::discover(&settings, &function);
     Ok(Resolved {
         clients,
@@ -544,26 +566,29 @@ async fn logs(command_line: CommandLine, args: &LogsArgs) -> anyhow::Result<()> 
 }
 
 async fn invoke(command_line: CommandLine, args: &InvokeArgs) -> anyhow::Result<()> {
-    use crate::app::invoke::{InvokeReport, check_payload, client_timeout};
+    use crate::app::invoke::{InvokeReport, client_timeout};
 
-    let text = match args.payload.as_deref() {
-        Some(path) if path.starts_with('@') => std::fs::read_to_string(&path[1..])
-            .with_context(|| format!("reading the payload from {}", &path[1..]))?,
-        Some(json) => json.to_owned(),
-        None => String::new(),
+    let (text, payload) = match &args.payload {
+        Some(payload) => (payload.text.clone(), payload.bytes.clone()),
+        None => ("{}".to_owned(), b"{}".to_vec()),
     };
-    let payload = check_payload(&text).map_err(|reason| {
-        anyhow::anyhow!("{reason}; give --payload a JSON text or @FILE with JSON in it")
-    })?;
     let resolved = resolve(command_line).await?;
     let name = resolved.function.name.clone();
     let function = wait_until_invocable(&resolved.clients, resolved.function.clone()).await?;
 
     let timeout = client_timeout(&function);
+    let started = std::time::Instant::now();
     let outcome = resolved
         .clients
         .invoke(&name, payload, args.asynchronous, timeout)
         .await?;
+    let round_trip = started.elapsed();
+    // The console's Ctrl-R offers what was sent from the shell too.
+    if let Some(Err(error)) = crate::app::history::folder()
+        .map(|folder| crate::app::history::remember(&folder, &name, &text))
+    {
+        tracing::warn!(%error, "could not save the payload history");
+    }
     let report = InvokeReport::from_outcome(outcome);
     if args.output.output == Output::Json {
         print_json(&report)?;
@@ -573,8 +598,9 @@ async fn invoke(command_line: CommandLine, args: &InvokeArgs) -> anyhow::Result<
         let request = report.request_id.as_deref().unwrap_or("-");
         writeln!(
             out,
-            "status {}  version {version}  request id {request}",
-            report.status_code
+            "status {}  version {version}  round trip {} ms  request id {request}",
+            report.status_code,
+            round_trip.as_millis()
         )?;
         if let Some(execution) = &report.report {
             writeln!(out, "{}", execution.summary())?;

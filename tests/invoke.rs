@@ -75,7 +75,7 @@ fn invoke_sends_json_once_and_reports_what_came_back() {
     );
 
     let broken = sandbox.run(&["invoke", "--payload", r#"{"order": }"#]);
-    assert_eq!(broken.status.code(), Some(1));
+    assert_eq!(broken.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(
         stderr.contains("not JSON") && stderr.contains("column"),
@@ -83,9 +83,54 @@ fn invoke_sends_json_once_and_reports_what_came_back() {
     );
     assert!(stderr.contains("--payload"), "says what to pass: {stderr}");
 
+    let no_file = sandbox.run(&["invoke", "--payload", "@no-such-event.json"]);
+    assert_eq!(no_file.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&no_file.stderr);
+    assert!(
+        stderr.contains("reading the payload from no-such-event.json"),
+        "{stderr}"
+    );
+
     let missing = sandbox.run(&["--function", "no-such-function", "invoke"]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("ResourceNotFoundException"), "{stderr}");
+    assert!(
+        stderr.contains("name and region"),
+        "says what to check: {stderr}"
+    );
+}
+
+#[test]
+fn a_plain_invoke_shows_its_round_trip_and_is_remembered_for_the_console() {
+    let Some(sandbox) = TestSandbox::start() else {
+        return;
+    };
+    let state = sandbox.folder().join("state");
+    let plain = sandbox
+        .command(common::binary())
+        .envs(sandbox.env.iter().map(|(k, v)| (k, v)))
+        .env("LAMBDACTL_STATE_DIR", &state)
+        .args(["invoke", "--payload", r#"{"order": 8}"#])
+        .output()
+        .expect("lambdactl runs");
+    let stdout = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("status 200  version")
+            && first.contains(" round trip ")
+            && first.contains(" ms "),
+        "{stdout}"
+    );
+    let history = std::fs::read_to_string(state.join("history/python-lambda.json"))
+        .expect("the shell's invoke is in the function's history");
+    let history: Vec<String> = serde_json::from_str(&history).unwrap();
+    assert_eq!(history, [r#"{"order": 8}"#]);
 }
 
 /// The status line, just above the key hints on the screen's last line.
