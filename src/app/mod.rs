@@ -702,6 +702,7 @@ impl App {
             }
             Action::TailEvents(events) => {
                 self.live.live_again();
+                self.streams_seen(&events);
                 self.live.buffer.extend(events);
                 if self.live.following {
                     self.live_cursor.apply(&Action::Bottom, self.live.len());
@@ -1144,6 +1145,46 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// Live events keep the streams list current: a stream's last event moves up, and a stream
+    /// the list lacks (a new execution environment) is added, newest first, with the selection
+    /// kept on its stream. DescribeLogStreams' own last event time can lag by up to an hour.
+    fn streams_seen(&mut self, events: &[LogEvent]) {
+        let Some(streams) = &mut self.streams.data else {
+            return;
+        };
+        if events.is_empty() {
+            return;
+        }
+        let mut newest: std::collections::HashMap<&str, chrono::DateTime<chrono::Utc>> =
+            std::collections::HashMap::new();
+        for event in events {
+            let at = newest
+                .entry(event.stream.as_str())
+                .or_insert(event.timestamp);
+            *at = (*at).max(event.timestamp);
+        }
+        let selected = streams
+            .get(self.streams_cursor.selected)
+            .map(|stream| stream.name.clone());
+        for (name, at) in newest {
+            match streams.iter_mut().find(|stream| stream.name == name) {
+                Some(stream) => stream.last_event = stream.last_event.max(Some(at)),
+                None => streams.push(LogStreamInfo {
+                    name: name.to_owned(),
+                    last_event: Some(at),
+                    stored_bytes: None,
+                }),
+            }
+        }
+        crate::model::sort_streams_newest_first(streams);
+        streams.truncate(usize::try_from(STREAM_LIMIT).unwrap_or(usize::MAX));
+        if let Some(at) = selected.and_then(|name| streams.iter().position(|s| s.name == name)) {
+            self.streams_cursor.selected = at;
+        }
+        let len = streams.len();
+        self.streams_cursor.selected = self.streams_cursor.selected.min(len.saturating_sub(1));
     }
 
     /// Loads the events of the selected stream when the selection names a new one.
@@ -1734,6 +1775,49 @@ mod tests {
             payload: b"{}".to_vec(),
             log_tail: None,
         })
+    }
+
+    #[test]
+    fn live_events_move_their_streams_up_and_add_new_ones_keeping_the_selection() {
+        let mut app = loaded_app();
+        let at = |seconds: i64| chrono::DateTime::from_timestamp(1_764_820_800 + seconds, 0);
+        let stream = |name: &str, seconds: i64| LogStreamInfo {
+            name: name.into(),
+            last_event: at(seconds),
+            stored_bytes: Some(10),
+        };
+        app.update(Action::StreamsLoaded(Ok(vec![
+            stream("a", 1),
+            stream("b", 2),
+        ])));
+        app.update(Action::FocusLogs);
+        app.update(Action::Down);
+        let names = |app: &App| -> Vec<String> {
+            app.streams
+                .data
+                .iter()
+                .flatten()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        assert_eq!(names(&app), ["b", "a"]);
+        assert_eq!(app.streams_cursor.selected, 1, "a is selected");
+        let event = |stream: &str, seconds: i64| LogEvent {
+            timestamp: at(seconds).unwrap(),
+            stream: stream.into(),
+            message: "line".into(),
+            event_id: Some(format!("{stream}{seconds}")),
+        };
+        app.update(Action::TailEvents(vec![
+            event("a", 5),
+            event("c", 4),
+            event("a", 3),
+        ]));
+        assert_eq!(names(&app), ["a", "c", "b"]);
+        let streams = app.streams.data.as_ref().unwrap();
+        assert_eq!(streams[0].last_event, at(5), "the newest of its events");
+        assert_eq!(streams[0].stored_bytes, Some(10));
+        assert_eq!(app.streams_cursor.selected, 0, "the selection stays on a");
     }
 
     #[test]
