@@ -80,6 +80,7 @@ fn load_into_editor(view: &mut view::ViewState, text: &str) {
     editor.clear();
     editor.insert_str(text.trim_end_matches(['\n', '\r']));
     editor.move_cursor(ratatui_textarea::CursorMove::Top);
+    editor.move_cursor(ratatui_textarea::CursorMove::Head);
 }
 
 /// Runs the console until the user quits or the terminal goes away.
@@ -140,4 +141,22 @@ pub async fn run(mut app: App, clients: AwsClients, keymap: Keymap) -> anyhow::R
     tracing::info!("console closed");
     drop(guard);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loaded_payload_replaces_the_draft_and_undo_brings_the_draft_back() {
+        let mut view = view::ViewState::default();
+        view.editor = Some(ratatui_textarea::TextArea::from(["my draft"]));
+        load_into_editor(&mut view, "{\n  \"order\": 7\n}\n");
+        let editor = view.editor.as_mut().unwrap();
+        assert_eq!(editor.lines(), ["{", "  \"order\": 7", "}"]);
+        assert_eq!(editor.cursor(), (0, 0), "the cursor at the top");
+        editor.undo();
+        editor.undo();
+        assert_eq!(editor.lines(), ["my draft"]);
+    }
 }
