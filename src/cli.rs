@@ -126,6 +126,10 @@ fn read_payload(value: &str) -> Result<Payload, String> {
             .map_err(|error| format!("reading the payload from {path}: {error}"))?,
         None => value.to_owned(),
     };
+    // An empty text is more likely an unset shell variable than a wish to send `{}`.
+    if text.trim().is_empty() {
+        return Err("the payload is empty; give a JSON text such as '{}', or @FILE".to_owned());
+    }
     let bytes = crate::app::invoke::check_payload(&text)
         .map_err(|reason| format!("{reason}; give a JSON text or @FILE with JSON in it"))?;
     Ok(Payload { text, bytes })
@@ -297,6 +301,13 @@ async fn connect(
 }
 
 async fn open_console(settings: Settings, clients: AwsClients) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the console needs a terminal; for scripts use a subcommand (status, images, \
+             objects, logs, invoke, deploy) with --output json"
+        );
+    }
     let keymap = ui::keymap::Keymap::with_overrides(&settings.keys).map_err(|error| {
         let file = settings
             .source_file

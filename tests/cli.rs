@@ -212,6 +212,15 @@ fn errors_are_one_readable_line(sandbox: &TestSandbox) {
     assert_eq!(bad_flag.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_flag.stderr).contains("--no-such-flag"));
 
+    // The console without a terminal (here its output is a pipe): one line saying so.
+    let no_terminal = sandbox.run(&[]);
+    assert_eq!(no_terminal.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&no_terminal.stderr);
+    assert!(
+        stderr.contains("the console needs a terminal") && stderr.contains("--output json"),
+        "{stderr}"
+    );
+
     // No region anywhere: said before any call is made.
     let no_region = sandbox.run_plain(&["status"]);
     assert_eq!(no_region.status.code(), Some(1));

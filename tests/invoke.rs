@@ -83,6 +83,14 @@ fn invoke_sends_json_once_and_reports_what_came_back() {
     );
     assert!(stderr.contains("--payload"), "says what to pass: {stderr}");
 
+    let empty = sandbox.run(&["invoke", "--payload", ""]);
+    assert_eq!(
+        empty.status.code(),
+        Some(2),
+        "an unset variable, not a wish for {{}}"
+    );
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("the payload is empty"));
+
     let no_file = sandbox.run(&["invoke", "--payload", "@no-such-event.json"]);
     assert_eq!(no_file.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&no_file.stderr);

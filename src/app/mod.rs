@@ -31,6 +31,20 @@ pub const PAGE: usize = 10;
 pub const STREAM_LIMIT: i32 = 50;
 pub const EVENT_LIMIT: i32 = 500;
 
+/// The history read from the state folder, with what this console sent that the file does not
+/// hold yet (its write may still be on the way) kept in front, bounded as the file is.
+fn merge_history(in_memory: &[String], from_file: Vec<String>) -> Vec<String> {
+    let mut merged: Vec<String> = in_memory
+        .iter()
+        .take_while(|payload| !from_file.contains(payload))
+        .cloned()
+        .collect();
+    // None of those is in the file: the file's entries follow as they are.
+    merged.extend(from_file);
+    merged.truncate(history::KEPT);
+    merged
+}
+
 /// Every change to the console's state. Key bindings name the variants without data; background
 /// tasks report back with the others.
 #[allow(
@@ -575,25 +589,30 @@ impl App {
                     .take()
                     .or_else(|| self.closed_invoke.take())
                     .unwrap_or_default();
-                // The folder is read at every opening, so a file added meanwhile is offered.
-                let mut commands = vec![Command::LoadSavedPayloads {
-                    folder: self.settings.payloads.clone(),
-                }];
-                if view.history.is_empty() {
-                    commands.push(Command::LoadHistory {
+                // Both are read at every opening, so a file added meanwhile and a payload sent
+                // from the shell are offered.
+                let commands = vec![
+                    Command::LoadSavedPayloads {
+                        folder: self.settings.payloads.clone(),
+                    },
+                    Command::LoadHistory {
                         function: self.settings.function.clone(),
-                    });
-                }
+                    },
+                ];
                 self.invoke = Some(view);
                 return commands;
             }
             Action::HistoryLoaded(history) => {
                 if let Some(view) = self.invoke_state() {
-                    view.history = history;
+                    view.history = merge_history(&view.history, history);
                 }
             }
             Action::SavedPayloadsLoaded(saved) => {
                 if let Some(view) = self.invoke_state() {
+                    // Ctrl-P starts over on a list that changed, so no new file is skipped.
+                    if view.saved != saved {
+                        view.next_saved = 0;
+                    }
                     view.saved = saved;
                 }
             }
@@ -837,6 +856,8 @@ impl App {
             let at = view.next_saved % view.saved.len();
             view.next_saved = at + 1;
             let saved = &view.saved[at];
+            // Checked as the editor will hold it, so a position in the error is one there.
+            let text = saved.text.trim_end_matches(['\n', '\r']).to_owned();
             let mut notice = format!(
                 "saved payload {} ({} of {})",
                 saved.name,
@@ -844,10 +865,10 @@ impl App {
                 view.saved.len()
             );
             // Said now, not only when it is sent.
-            if let Err(reason) = invoke::check_payload(&saved.text) {
+            if let Err(reason) = invoke::check_payload(&text) {
                 notice = format!("{notice}; {reason}");
             }
-            (saved.text.clone(), notice)
+            (text, notice)
         } else {
             if view.history.is_empty() {
                 let function = &self.settings.function;
@@ -875,14 +896,17 @@ impl App {
             return Vec::new();
         }
         match invoke::check_payload(payload) {
+            // The last answer stays; the status line says why nothing was sent.
             Err(reason) => {
-                view.result = Some(Err(reason));
+                self.notice = Some(format!("not sent: {reason}"));
                 Vec::new()
             }
             Ok(bytes) => {
+                // What is kept is what was sent: an empty editor sends `{}`.
+                let payload = String::from_utf8_lossy(&bytes).into_owned();
                 let mut history = std::mem::take(&mut view.history);
-                history.retain(|known| known != payload);
-                history.insert(0, payload.to_owned());
+                history.retain(|known| *known != payload);
+                history.insert(0, payload.clone());
                 *view = invoke::InvokeView {
                     sending: true,
                     asynchronous,
@@ -896,7 +920,7 @@ impl App {
                 vec![
                     Command::RememberPayload {
                         function: function.clone(),
-                        payload: payload.to_owned(),
+                        payload,
                     },
                     Command::Invoke {
                         function,
@@ -1740,8 +1764,18 @@ mod tests {
             asynchronous: false,
         });
         assert!(bad.is_empty(), "a payload that is not JSON is not sent");
-        let result = app.invoke.as_ref().unwrap().result.clone().unwrap();
-        assert!(result.unwrap_err().contains("not JSON"));
+        assert!(
+            app.notice
+                .as_deref()
+                .is_some_and(|notice| notice.starts_with("not sent: the payload is not JSON")),
+            "{:?}",
+            app.notice
+        );
+        assert_eq!(
+            app.invoke.as_ref().unwrap().result,
+            None,
+            "no answer is made up"
+        );
 
         let sent = app.update(Action::SendInvoke {
             payload: "{\"a\": 1}".into(),
@@ -1880,6 +1914,55 @@ mod tests {
         app.update(Action::JumpToRequest);
         assert_eq!(app.live_cursor.selected, 1, "its START line, the first");
         assert_eq!(app.notice.as_deref(), Some("match at event 2 of 4"));
+    }
+
+    #[test]
+    fn the_history_read_again_keeps_what_this_console_sent_that_the_file_lacks() {
+        let texts = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| (*item).to_owned())
+                .collect::<Vec<_>>()
+        };
+        // n3 was just sent here (its write is on the way); cli was sent from the shell.
+        let merged = merge_history(&texts(&["n3", "n2", "n1"]), texts(&["cli", "n2", "n1"]));
+        assert_eq!(merged, ["n3", "cli", "n2", "n1"]);
+        let same = merge_history(&texts(&["n2", "n1"]), texts(&["n2", "n1"]));
+        assert_eq!(same, ["n2", "n1"]);
+        let many: Vec<String> = (0..60).map(|n| n.to_string()).collect();
+        assert_eq!(merge_history(&texts(&["new"]), many).len(), history::KEPT);
+    }
+
+    #[test]
+    fn ctrl_p_starts_over_when_the_folder_changed() {
+        let mut app = loaded_app();
+        app.update(Action::OpenInvoke);
+        let saved = |name: &str| payloads::SavedPayload {
+            name: name.into(),
+            text: "{}".into(),
+        };
+        app.update(Action::SavedPayloadsLoaded(vec![
+            saved("a.json"),
+            saved("b.json"),
+        ]));
+        app.update(Action::NextSavedPayload);
+        app.update(Action::SavedPayloadsLoaded(vec![
+            saved("a.json"),
+            saved("b.json"),
+        ]));
+        app.update(Action::NextSavedPayload);
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("saved payload b.json (2 of 2)"),
+            "the same list: on to the next"
+        );
+        app.update(Action::SavedPayloadsLoaded(vec![
+            saved("a.json"),
+            saved("added.json"),
+            saved("b.json"),
+        ]));
+        app.update(Action::NextSavedPayload);
+        assert_eq!(app.notice.as_deref(), Some("saved payload a.json (1 of 3)"));
     }
 
     #[test]

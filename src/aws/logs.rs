@@ -275,7 +275,7 @@ where
         && converted.code.is_none()
     {
         converted.message = format!(
-            "HTTP {} without an error code; the endpoint may not implement this operation",
+            "HTTP {}, no error code: not offered here",
             service.raw().status().as_u16()
         );
     }

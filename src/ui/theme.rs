@@ -139,9 +139,7 @@ pub fn action_description(action: &Action) -> &'static str {
         Action::CycleTimeRange => "Logs: start the live tail 15 min, 1 h, 6 h or 1 day back",
         Action::ScrollLeft => "Logs: scroll left",
         Action::ScrollRight => "Logs: scroll right",
-        Action::OpenInvoke => {
-            "invoke: Ctrl- S send, E async, P saved, R sent before, L its logs, U undo"
-        }
+        Action::OpenInvoke => "invoke: a payload editor, its Ctrl keys on the bottom line",
         Action::Confirm => "yes, in a dialog",
         Action::Decline => "no, in a dialog; next search match in Logs",
         _ => "",

@@ -137,7 +137,7 @@ fn key_hints(app: &App, keymap: &Keymap) -> String {
 
     if app.invoke.is_some() && app.deploy.is_none() {
         // The payload editor takes every other key, so only its own keys are worth naming.
-        return "Ctrl-S send  Ctrl-E send async  Ctrl-P saved  Ctrl-R earlier  Ctrl-L its logs  Esc close"
+        return "Ctrl-S send  Ctrl-E send async  Ctrl-P saved  Ctrl-R earlier  Ctrl-L its logs  Ctrl-U undo  Esc close"
             .to_owned();
     }
 
@@ -601,10 +601,14 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if live.is_empty() {
-        let waiting = Line::styled(
-            format!("waiting for events (the last {window} and what comes)"),
-            theme.dim(),
-        );
+        // Without the function there is no log group to tail.
+        let text = if app.targets.is_none() && app.function.data.is_none() && !app.function.loading
+        {
+            "no log group to tail: the function could not be read".to_owned()
+        } else {
+            format!("waiting for events (the last {window} and what comes)")
+        };
+        let waiting = Line::styled(text, theme.dim());
         frame.render_widget(Paragraph::new(waiting), inner);
         return;
     }
@@ -633,7 +637,7 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let mut spans = vec![
                 Span::styled(event.timestamp.format(time_format).to_string(), theme.dim()),
                 Span::styled(
-                    format!("{} ", keep_end(&sanitize_line(&event.stream), 8)),
+                    format!("{} ", stream_tag(&sanitize_line(&event.stream))),
                     theme.dim(),
                 ),
             ];
@@ -663,6 +667,19 @@ fn draw_live(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         paragraph = paragraph.scroll((u16::try_from(rows.saturating_sub(height)).unwrap_or(0), 0));
     }
     frame.render_widget(paragraph, inner);
+}
+
+/// A stream's name in the live view's narrow column: a Lambda stream by the start of its
+/// execution environment's id (after `]`), as the streams list shows it; another by its start,
+/// cut with a marker.
+fn stream_tag(name: &str) -> String {
+    const WIDTH: usize = 8;
+    let tag = match name.rsplit_once(']') {
+        Some((_, id)) if !id.is_empty() => id.chars().take(WIDTH).collect(),
+        _ => parse_styled_line(name, WIDTH).text(),
+    };
+    let pad = WIDTH.saturating_sub(crate::text::display_width(&tag));
+    format!("{tag}{}", " ".repeat(pad))
 }
 
 /// One line of outside output (a log line, a line of a build) as a row of `columns` columns
@@ -1002,11 +1019,7 @@ fn report_lines(
     });
     let version = report.executed_version.as_deref().unwrap_or("-");
     let request = report.request_id.as_deref().unwrap_or("-");
-    let head = format!(
-        "HTTP {}  version {version}{took}  request {}",
-        report.status_code,
-        sanitize_line(request)
-    );
+    let head = format!("HTTP {}  version {version}{took}", report.status_code);
     let mut lines = vec![match report.failure() {
         Some(failure) => Line::styled(
             format!(
@@ -1022,6 +1035,8 @@ fn report_lines(
     if report.failed() {
         lines.push(Line::raw(head));
     }
+    // On a line of its own, so a long id does not wrap in the middle of the verdict.
+    lines.push(Line::raw(format!("request {}", sanitize_line(request))));
     if let Some(execution) = &report.report {
         lines.push(Line::raw(execution.summary()));
     }
@@ -1641,12 +1656,24 @@ mod tests {
     }
 
     #[test]
+    fn a_lambda_stream_is_tagged_by_the_start_of_its_environment_id_as_the_list_shows_it() {
+        assert_eq!(
+            stream_tag("2026/12/04/[$LATEST]f13ee6ed54a14f0c"),
+            "f13ee6ed"
+        );
+        assert_eq!(stream_tag("2026/12/04/[7]0b5e1c"), "0b5e1c  ");
+        assert_eq!(stream_tag("new-stream"), "new-str…");
+        assert_eq!(stream_tag("short"), "short   ");
+    }
+
+    #[test]
     fn scrolling_sideways_moves_by_columns_and_never_splits_a_character() {
         let mut app = app_tailing(&["ab日本語のログ end"]);
         app.live.scroll = 3;
         let text = format!("{}", render(&app, 120, 40).backend());
-        // Columns 0-2 are `ab` and the first half of 日: its second half shows as a space.
-        assert!(text.contains("7a7a7a  本語のログ end"), "{text}");
+        // Columns 0-2 are `ab` and the first half of 日: its second half shows as a space. The
+        // stream's tag is padded to its column.
+        assert!(text.contains("7a7a7a    本語のログ end"), "{text}");
         assert!(!text.contains('日'), "{text}");
     }
 
