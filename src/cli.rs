@@ -370,7 +370,7 @@ async fn resolve(command_line: CommandLine) -> anyhow::Result<Resolved> {
             if error.is_not_found() {
                 anyhow::anyhow!(
                     "{error}; check the function's name and region, set with --function (or \
-                 LAMBDACTL_FUNCTION, or `function` in lambdactl.toml) and --region"
+                     LAMBDACTL_FUNCTION, or `function` in lambdactl.toml) and --region"
                 )
             } else {
                 error.into()
