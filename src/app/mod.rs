@@ -1375,22 +1375,23 @@ mod tests {
         );
     }
 
+    /// A live tail event `millis` after a fixed moment, with an id of its own.
+    fn tail_event(millis: i64, stream: &str, message: &str) -> LogEvent {
+        LogEvent {
+            timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + millis).unwrap(),
+            stream: stream.into(),
+            message: message.into(),
+            event_id: Some(format!("{stream}-{millis}")),
+        }
+    }
+
     #[test]
     fn search_jumps_between_matches_and_says_where_it_landed() {
         let mut app = loaded_app();
         let events = ["a match", "other", "match two"]
             .iter()
-            .enumerate()
-            .map(|(n, message)| LogEvent {
-                timestamp: chrono::DateTime::from_timestamp(
-                    1_764_820_800 + i64::try_from(n).unwrap(),
-                    0,
-                )
-                .unwrap(),
-                stream: "s".into(),
-                message: (*message).into(),
-                event_id: Some(n.to_string()),
-            })
+            .zip(0..)
+            .map(|(message, n)| tail_event(n * 1000, "s", message))
             .collect();
         app.update(Action::TailEvents(events));
         app.update(Action::Search);
@@ -1814,7 +1815,7 @@ mod tests {
     #[test]
     fn live_events_move_their_streams_up_and_add_new_ones_keeping_the_selection() {
         let mut app = loaded_app();
-        let at = |seconds: i64| chrono::DateTime::from_timestamp(1_764_820_800 + seconds, 0);
+        let at = |seconds: i64| Some(tail_event(seconds * 1000, "", "").timestamp);
         let stream = |name: &str, seconds: i64| LogStreamInfo {
             name: name.into(),
             last_event: at(seconds),
@@ -1836,12 +1837,7 @@ mod tests {
         };
         assert_eq!(names(&app), ["b", "a"]);
         assert_eq!(app.streams_cursor.selected, 1, "a is selected");
-        let event = |stream: &str, seconds: i64| LogEvent {
-            timestamp: at(seconds).unwrap(),
-            stream: stream.into(),
-            message: "line".into(),
-            event_id: Some(format!("{stream}{seconds}")),
-        };
+        let event = |stream: &str, seconds: i64| tail_event(seconds * 1000, stream, "line");
         app.update(Action::TailEvents(vec![
             event("a", 5),
             event("c", 4),
@@ -1898,12 +1894,7 @@ mod tests {
             "{:?}",
             app.notice
         );
-        let line = |n: i64, message: &str| LogEvent {
-            timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + n).unwrap(),
-            stream: "s".into(),
-            message: message.into(),
-            event_id: Some(n.to_string()),
-        };
+        let line = |n: i64, message: &str| tail_event(n, "s", message);
         app.update(Action::TailEvents(vec![
             line(0, "other"),
             line(1, "START RequestId: r-7"),
@@ -1994,12 +1985,7 @@ mod tests {
             LogsView::Live,
             "the Logs pane opens on the live tail"
         );
-        let event = |n: i64| LogEvent {
-            timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + n).unwrap(),
-            stream: "s".into(),
-            message: format!("line {n}"),
-            event_id: Some(n.to_string()),
-        };
+        let event = |n: i64| tail_event(n, "s", &format!("line {n}"));
         app.update(Action::TailEvents((0..5).map(event).collect()));
         assert_eq!(app.live_cursor.selected, 4);
         app.update(Action::FocusLogs);
