@@ -783,9 +783,10 @@ impl App {
 
     /// Moves the live view to the first match after `from` (before it, going back), and says
     /// where it landed; whether it wrapped around only when `say_wrapped`, as a new search's
-    /// first jump starts from an end on purpose.
-    fn jump_from(&mut self, from: usize, forward: bool, say_wrapped: bool) {
-        match self.live.find(from, forward) {
+    /// first jump starts from an end on purpose. Returns whether there was a match.
+    fn jump_from(&mut self, from: usize, forward: bool, say_wrapped: bool) -> bool {
+        let found = self.live.find(from, forward);
+        match found {
             Some(index) => {
                 self.live_cursor.selected = index;
                 self.live.following = false;
@@ -807,6 +808,7 @@ impl App {
             }
             None => {}
         }
+        found.is_some()
     }
 
     /// Searches the live tail for the last invoke's request id.
@@ -826,9 +828,7 @@ impl App {
         self.live.search = Some(request.clone());
         // The request's first line (START) comes first: forward from the oldest event.
         let before_oldest = self.live.len().saturating_sub(1);
-        if self.live.find(before_oldest, true).is_some() {
-            self.jump_from(before_oldest, true, false);
-        } else {
+        if !self.jump_from(before_oldest, true, false) {
             self.notice = Some(format!(
                 "no line of request {request} in the live tail yet: its lines can take a few \
                  seconds to arrive, and n looks again"

@@ -52,9 +52,7 @@ fn edit_prompt(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
 
 /// The invoke editor's own keys; every other key edits the payload.
 fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
-    let editor = view
-        .editor
-        .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
+    let editor = view.editor.get_or_insert_with(view::ViewState::new_editor);
     let control = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Esc => Some(Action::Back),
@@ -74,9 +72,7 @@ fn edit_payload(view: &mut view::ViewState, key: KeyEvent) -> Option<Action> {
 /// Puts a payload in the editor by clearing it and inserting the text rather than replacing
 /// the editor, so Ctrl-U (undo, twice) brings back what was there.
 fn load_into_editor(view: &mut view::ViewState, text: &str) {
-    let editor = view
-        .editor
-        .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
+    let editor = view.editor.get_or_insert_with(view::ViewState::new_editor);
     editor.clear();
     editor.insert_str(text.trim_end_matches(['\n', '\r']));
     editor.move_cursor(ratatui_textarea::CursorMove::Top);

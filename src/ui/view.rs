@@ -37,6 +37,13 @@ pub struct ViewState {
     events: TableState,
 }
 
+impl ViewState {
+    /// The payload editor as it first opens: an empty JSON object, the default event.
+    pub fn new_editor() -> ratatui_textarea::TextArea<'static> {
+        ratatui_textarea::TextArea::from(["{}"])
+    }
+}
+
 /// Draws the whole console.
 pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: Theme, view: &mut ViewState) {
     let area = frame.area();
@@ -960,9 +967,7 @@ fn draw_invoke(
 ) {
     let [editor_area, result_area] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
-    let editor = view
-        .editor
-        .get_or_insert_with(|| ratatui_textarea::TextArea::from(["{}"]));
+    let editor = view.editor.get_or_insert_with(ViewState::new_editor);
     editor.set_block(pane_block("payload · Esc closes", true, theme));
     frame.render_widget(&*editor, editor_area);
 
